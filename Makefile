@@ -1,0 +1,29 @@
+GO      ?= go
+PKGS    ?= ./...
+FUZZTIME ?= 10s
+BIN     := bin/zccingest
+
+.PHONY: build test bench fuzz demo soak lint clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/zccingest
+
+# The test command of the README and of CI.
+test:
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 $(PKGS)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# A short run of every fuzz target (go test -fuzz takes one target at a time).
+fuzz:
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$t"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin data

@@ -1,0 +1,241 @@
+package events
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/tidwall/gjson"
+)
+
+// An Event is the event envelope inside a message frame's content, the same
+// as a webhook body:
+//
+//	{"event": "...", "event_ts": 1627906944384, "payload": {"account_id": "...", "object": {...}}}
+//
+// Object stays raw so that every field Zoom sent survives; Typed decodes it.
+type Event struct {
+	Name      string          // "contact_center.engagement_started"
+	TS        int64           // event_ts: milliseconds since the epoch when it occurred
+	AccountID string          // payload.account_id
+	Object    json.RawMessage // payload.object, as sent
+
+	// PayloadExtra holds payload fields other than account_id and object
+	// (Zoom sends operator fields with some events); EnvelopeExtra holds
+	// top-level fields other than event, event_ts and payload. Both are nil
+	// when Zoom sent none.
+	PayloadExtra  map[string]json.RawMessage
+	EnvelopeExtra map[string]json.RawMessage
+}
+
+const whereContent = "content of message frame"
+
+// Event decodes the frame's content as an event.
+func (f Frame) Event() (*Event, error) { return parseEvent(f.Content) }
+
+// ParseEvent decodes the event envelope of a message frame's content. An
+// event name this package does not know is not an error: the event decodes
+// and Known reports false.
+func ParseEvent(content []byte) (*Event, error) { return parseEvent(string(content)) }
+
+func parseEvent(content string) (*Event, error) {
+	if len(strings.TrimSpace(content)) == 0 {
+		return nil, &DecodeError{Where: whereContent, Offset: -1, Err: ErrEmpty}
+	}
+	root, err := parseObject(whereContent, content)
+	if err != nil {
+		return nil, err
+	}
+	ev := &Event{TS: -1}
+	var payload gjson.Result
+	root.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "event":
+			ev.Name = ""
+			if v.Type == gjson.String {
+				ev.Name = v.Str
+			}
+		case "event_ts":
+			ev.TS = -1
+			if v.Type == gjson.Number {
+				if ts, err := strconv.ParseInt(v.Raw, 10, 64); err == nil && ts >= 0 {
+					ev.TS = ts
+				}
+			}
+			if ev.TS < 0 {
+				err = fieldError(whereContent, "event_ts", v, "milliseconds as a non-negative integer")
+			}
+		case "payload":
+			payload = v
+		default:
+			ev.EnvelopeExtra = addExtra(ev.EnvelopeExtra, k.Str, v.Raw)
+		}
+		return err == nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if ev.Name == "" {
+		return nil, fieldError(whereContent, "event", root.Get("event"), "a non-empty string")
+	}
+	if ev.TS < 0 {
+		return nil, fieldError(whereContent, "event_ts", gjson.Result{}, "milliseconds as a non-negative integer")
+	}
+	if !payload.IsObject() {
+		return nil, fieldError(whereContent, "payload", payload, "an object")
+	}
+	var object gjson.Result
+	payload.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "account_id":
+			ev.AccountID = ""
+			if v.Type == gjson.String {
+				ev.AccountID = v.Str
+			} else {
+				err = fieldError(whereContent, "payload.account_id", v, "a non-empty string")
+			}
+		case "object":
+			object = v
+		default:
+			ev.PayloadExtra = addExtra(ev.PayloadExtra, k.Str, v.Raw)
+		}
+		return err == nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if ev.AccountID == "" {
+		return nil, fieldError(whereContent, "payload.account_id", payload.Get("account_id"), "a non-empty string")
+	}
+	switch {
+	case object.IsObject():
+		ev.Object = json.RawMessage(object.Raw)
+	case object.Type == gjson.Null && !ev.Known():
+		// An event we do not model may carry no object.
+	default:
+		return nil, fieldError(whereContent, "payload.object", object, "an object")
+	}
+	return ev, nil
+}
+
+func addExtra(m map[string]json.RawMessage, k, raw string) map[string]json.RawMessage {
+	if m == nil {
+		m = map[string]json.RawMessage{}
+	}
+	m[k] = json.RawMessage(raw)
+	return m
+}
+
+type fieldErr struct {
+	field string
+	got   string
+	want  string
+}
+
+func (e *fieldErr) Error() string {
+	if e.field == "" {
+		return fmt.Sprintf("%s, want %s", e.got, e.want)
+	}
+	return fmt.Sprintf("%q is %s, want %s", e.field, e.got, e.want)
+}
+
+func fieldError(where, field string, v gjson.Result, want string) error {
+	got := describe(v.Raw)
+	if !v.Exists() {
+		got = "missing"
+	}
+	return &DecodeError{Where: where, Offset: -1, Err: &fieldErr{field: field, got: got, want: want}}
+}
+
+// describe names what a raw JSON value is, for error messages, without
+// quoting it: values may be customer data.
+func describe(raw string) string {
+	raw = strings.TrimSpace(raw)
+	if len(raw) == 0 {
+		return "missing"
+	}
+	switch raw[0] {
+	case '"':
+		if raw == `""` {
+			return "an empty string"
+		}
+		return "a string"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	default:
+		return "a number"
+	}
+}
+
+// Key is the event's de-duplication key, used as Nats-Msg-Id. Zoom sends no
+// event id, so the key is a digest of everything that identifies the event:
+// name, event_ts, account and the object (white space aside), and any other
+// field Zoom sent. The same event delivered on two subscriptions gets the
+// same key; two events that differ in any field get different keys.
+func (e *Event) Key() string {
+	buf := keyPool.Get().(*[]byte)
+	b := append((*buf)[:0], e.Name...)
+	b = append(b, 0)
+	b = strconv.AppendInt(b, e.TS, 10)
+	b = append(b, 0)
+	b = append(b, e.AccountID...)
+	b = append(b, 0)
+	b = appendCompact(b, e.Object)
+	for _, extra := range []map[string]json.RawMessage{e.PayloadExtra, e.EnvelopeExtra} {
+		b = append(b, 0)
+		if extra != nil {
+			m, _ := json.Marshal(extra) // sorted keys, compact values
+			b = append(b, m...)
+		}
+	}
+	sum := sha256.Sum256(b)
+	*buf = b
+	keyPool.Put(buf)
+	return hex.EncodeToString(sum[:16])
+}
+
+var keyPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// FrameKey is the de-duplication key of a frame that could not be decoded:
+// a digest of its bytes, so that a 1+1 pair's two copies of the same bad
+// frame are one message in a stream.
+func FrameKey(frame []byte) string {
+	sum := sha256.Sum256(frame)
+	return hex.EncodeToString(sum[:16])
+}
+
+// appendCompact appends valid JSON without the white space between tokens,
+// so that the key does not depend on how the JSON was laid out. Runs of
+// plain bytes are copied whole.
+func appendCompact(dst []byte, raw []byte) []byte {
+	inString := false
+	start := 0
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if !special[c] {
+			continue
+		}
+		switch {
+		case c == '\\':
+			i++ // only inside strings in valid JSON: skip the escaped byte
+		case c == '"':
+			inString = !inString
+		case !inString: // white space between tokens
+			dst = append(dst, raw[start:i]...)
+			start = i + 1
+		}
+	}
+	return append(dst, raw[start:]...)
+}
+
+var special = [256]bool{'"': true, '\\': true, ' ': true, '\t': true, '\n': true, '\r': true}

@@ -1,0 +1,150 @@
+// Package events decodes what Zoom sends over a WebSocket event subscription:
+// the frame envelope, the event envelope inside a message frame, and a typed
+// struct for each Contact Center and user-activity event the service knows.
+// It also turns an event into the normalized NATS message of the interface.
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
+)
+
+// Frame modules Zoom sends.
+const (
+	ModuleBuildConnection = "build_connection"
+	ModuleHeartbeat       = "heartbeat"
+	ModuleMessage         = "message"
+)
+
+// A Frame is one text frame from Zoom's WebSocket.
+type Frame struct {
+	Module  string
+	Success bool
+	// Content is the content field as text: for a message frame the event
+	// JSON, for build_connection Zoom's explanation. Zoom sends it as a JSON
+	// string; an object sent in its place is kept as its raw JSON text.
+	Content string
+	Header  json.RawMessage
+}
+
+// A DecodeError says what part of a frame could not be decoded.
+type DecodeError struct {
+	Where  string // "frame", "content of message frame", ...
+	Offset int64  // byte offset of a JSON syntax error, or -1
+	Err    error
+}
+
+func (e *DecodeError) Error() string {
+	if e.Offset >= 0 {
+		return fmt.Sprintf("events: %s: %v at offset %d", e.Where, e.Err, e.Offset)
+	}
+	return fmt.Sprintf("events: %s: %v", e.Where, e.Err)
+}
+
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// ErrEmpty is returned for a frame or event with no bytes at all.
+var ErrEmpty = errors.New("empty input")
+
+func decodeError(where string, err error) error {
+	off := int64(-1)
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		off = se.Offset
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		err = fmt.Errorf("%s is a JSON %s, want %s", fieldName(te), te.Value, te.Type)
+	}
+	return &DecodeError{Where: where, Offset: off, Err: err}
+}
+
+func fieldName(te *json.UnmarshalTypeError) string {
+	if te.Field == "" {
+		return "value"
+	}
+	return fmt.Sprintf("%q", te.Field)
+}
+
+// ParseFrame decodes a frame's envelope. It does not look inside a message
+// frame's content; Frame.Event does.
+func ParseFrame(data []byte) (Frame, error) {
+	const where = "frame"
+	if len(bytes.TrimSpace(data)) == 0 {
+		return Frame{}, &DecodeError{Where: where, Offset: -1, Err: ErrEmpty}
+	}
+	if !utf8.Valid(data) {
+		return Frame{}, &DecodeError{Where: where, Offset: invalidUTF8Offset(data), Err: errors.New("invalid UTF-8")}
+	}
+	root, err := parseObject(where, string(data))
+	if err != nil {
+		return Frame{}, err
+	}
+	var f Frame
+	haveModule := false
+	root.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "module":
+			if v.Type != gjson.String {
+				err = fieldError(where, "module", v, "a string")
+			}
+			f.Module, haveModule = v.Str, true
+		case "success":
+			if v.Type != gjson.True && v.Type != gjson.False {
+				err = fieldError(where, "success", v, "a boolean")
+			}
+			f.Success = v.Type == gjson.True
+		case "content":
+			switch {
+			case v.Type == gjson.String:
+				f.Content = v.Str
+			case v.IsObject():
+				f.Content = v.Raw
+			case v.Type == gjson.Null:
+			default:
+				err = fieldError(where, "content", v, "a string or an object")
+			}
+		case "header":
+			f.Header = json.RawMessage(v.Raw)
+		}
+		return err == nil
+	})
+	if err == nil && !haveModule {
+		err = fieldError(where, "module", gjson.Result{}, "a string")
+	}
+	return f, err
+}
+
+// parseObject validates s as one JSON object. The error of an invalid one
+// comes from encoding/json, which says what and where.
+func parseObject(where, s string) (gjson.Result, error) {
+	if !gjson.Valid(s) {
+		var v any
+		err := json.Unmarshal([]byte(s), &v)
+		if err == nil {
+			err = errors.New("invalid JSON")
+		}
+		return gjson.Result{}, decodeError(where, err)
+	}
+	root := gjson.Parse(s)
+	if !root.IsObject() {
+		return root, &DecodeError{Where: where, Offset: -1, Err: &fieldErr{got: describe(root.Raw), want: "an object"}}
+	}
+	return root, nil
+}
+
+func invalidUTF8Offset(b []byte) int64 {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return int64(i)
+		}
+		i += n
+	}
+	return -1
+}

@@ -1,0 +1,173 @@
+package events
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/nats-io/nats.go"
+	"github.com/tidwall/gjson"
+)
+
+// Message headers of the interface.
+const (
+	HeaderMsgID        = nats.MsgIdHdr // "Nats-Msg-Id"
+	HeaderEvent        = "Zoom-Event"
+	HeaderEventTS      = "Zoom-Event-Ts"
+	HeaderAccountID    = "Zoom-Account-Id"
+	HeaderSubscription = "Zoom-Subscription"
+	HeaderContentType  = "Content-Type"
+	// HeaderError carries, on the invalid subject, why the frame could not
+	// be decoded.
+	HeaderError = "Zoom-Error"
+)
+
+// Body is the JSON body of a normalized event message.
+type Body struct {
+	ID           string          `json:"id"`
+	Event        string          `json:"event"`
+	EventTS      int64           `json:"event_ts"`
+	AccountID    string          `json:"account_id"`
+	Subscription string          `json:"subscription"`
+	ReceivedAt   time.Time       `json:"received_at"`
+	Object       json.RawMessage `json:"object"`
+	// Fields Zoom sent beside payload.account_id and payload.object, or
+	// beside event, event_ts and payload; absent when there were none.
+	PayloadExtra  map[string]json.RawMessage `json:"payload_extra,omitempty"`
+	EnvelopeExtra map[string]json.RawMessage `json:"envelope_extra,omitempty"`
+}
+
+// Subject returns the subject the event is published on:
+// <prefix>.<account>.<family>.<action> for a known event,
+// <prefix>.<account>.unknown.<event name> for any other.
+func (e *Event) Subject(prefix string) string {
+	var b strings.Builder
+	b.Grow(len(prefix) + len(e.AccountID) + len(e.Name) + 16)
+	b.WriteString(prefix)
+	b.WriteByte('.')
+	writeToken(&b, e.AccountID)
+	b.WriteByte('.')
+	if k, ok := registry[e.Name]; ok {
+		b.WriteString(k.subject)
+		return b.String()
+	}
+	b.WriteString("unknown")
+	for tok := range strings.SplitSeq(e.Name, ".") {
+		b.WriteByte('.')
+		writeToken(&b, tok)
+	}
+	return b.String()
+}
+
+// InvalidSubject is the subject of frames that could not be decoded.
+func InvalidSubject(prefix string) string { return prefix + ".invalid" }
+
+// writeToken writes s as one subject token: a character NATS does not allow
+// in a token (separator, wildcards, white space, control characters) becomes
+// '_', and so does anything outside printable ASCII, so that a subscriber's
+// filter can always name the token. An empty token becomes "_".
+func writeToken(b *strings.Builder, s string) {
+	if s == "" {
+		b.WriteByte('_')
+		return
+	}
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			_, n := utf8.DecodeRuneInString(s[i:])
+			b.WriteByte('_')
+			i += n
+			continue
+		}
+		if c <= ' ' || c == '.' || c == '*' || c == '>' || c == 0x7f {
+			c = '_'
+		}
+		b.WriteByte(c)
+		i++
+	}
+}
+
+// Message returns the normalized NATS message of the event as it arrived on
+// the named subscription.
+func (e *Event) Message(prefix, subscription string, receivedAt time.Time) (*nats.Msg, error) {
+	key := e.Key()
+	ts := strconv.FormatInt(e.TS, 10)
+	body, err := e.appendBody(make([]byte, 0, len(e.Object)+256), key, ts, subscription, receivedAt)
+	if err != nil {
+		return nil, &DecodeError{Where: "normalizing " + e.Name, Offset: -1, Err: err}
+	}
+	// One backing array for the six header values.
+	v := [...]string{key, e.Name, ts, e.AccountID, subscription, "application/json"}
+	vals := v[:]
+	return &nats.Msg{
+		Subject: e.Subject(prefix),
+		Header: nats.Header{
+			HeaderMsgID:        vals[0:1:1],
+			HeaderEvent:        vals[1:2:2],
+			HeaderEventTS:      vals[2:3:3],
+			HeaderAccountID:    vals[3:4:4],
+			HeaderSubscription: vals[4:5:5],
+			HeaderContentType:  vals[5:6:6],
+		},
+		Data: body,
+	}, nil
+}
+
+// appendBody appends the JSON of Body. It is written out by hand because
+// this is the hot path: the object is copied as Zoom sent it, never
+// re-encoded.
+func (e *Event) appendBody(b []byte, key, ts, subscription string, receivedAt time.Time) ([]byte, error) {
+	b = append(b, `{"id":"`...)
+	b = append(b, key...)
+	b = append(b, `","event":`...)
+	b = gjson.AppendJSONString(b, e.Name)
+	b = append(b, `,"event_ts":`...)
+	b = append(b, ts...)
+	b = append(b, `,"account_id":`...)
+	b = gjson.AppendJSONString(b, e.AccountID)
+	b = append(b, `,"subscription":`...)
+	b = gjson.AppendJSONString(b, subscription)
+	b = append(b, `,"received_at":"`...)
+	b = receivedAt.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","object":`...)
+	if len(e.Object) == 0 {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, e.Object...)
+	}
+	for _, x := range []struct {
+		name  string
+		extra map[string]json.RawMessage
+	}{{"payload_extra", e.PayloadExtra}, {"envelope_extra", e.EnvelopeExtra}} {
+		if len(x.extra) == 0 {
+			continue
+		}
+		m, err := json.Marshal(x.extra)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, `,"`...)
+		b = append(b, x.name...)
+		b = append(b, `":`...)
+		b = append(b, m...)
+	}
+	return append(b, '}'), nil
+}
+
+// InvalidMessage returns the message for a frame that could not be decoded:
+// the raw frame as the body, on the invalid subject. reason must already be
+// free of secrets; it goes in the Zoom-Error header.
+func InvalidMessage(prefix, subscription string, frame []byte, reason string) *nats.Msg {
+	return &nats.Msg{
+		Subject: InvalidSubject(prefix),
+		Header: nats.Header{
+			HeaderMsgID:        {FrameKey(frame)},
+			HeaderSubscription: {subscription},
+			HeaderError:        {strings.ToValidUTF8(strings.ReplaceAll(reason, "\n", " "), "?")},
+			HeaderContentType:  {"application/octet-stream"},
+		},
+		Data: frame,
+	}
+}

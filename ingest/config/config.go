@@ -1,0 +1,391 @@
+// Package config loads and validates the zccingest configuration file:
+// typed structs, defaults and validation at load, unknown keys rejected,
+// ${VAR} taken from the environment, and every error naming its key.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"reflect"
+	"regexp"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Defaults.
+const (
+	DefaultTokenURL          = "https://zoom.us/oauth/token"
+	DefaultWebSocketURL      = "wss://ws.zoom.us/ws"
+	DefaultHeartbeatInterval = 25 * time.Second
+	MaxHeartbeatInterval     = 30 * time.Second
+	MaxSubscriptions         = 10
+	DefaultSubjectPrefix     = "zoom"
+	DefaultStream            = "ZOOM_EVENTS"
+	DefaultDuplicateWindow   = 2 * time.Minute
+	DefaultEmbeddedListen    = "127.0.0.1:4222"
+	DefaultStoreDir          = "./data/nats"
+	DefaultBufferEvents      = 100_000
+	DefaultCaptureFileSize   = 64 << 20
+	DefaultHTTPListen        = "127.0.0.1:9464"
+)
+
+// Config is the whole file.
+type Config struct {
+	Zoom          Zoom           `yaml:"zoom"`
+	Subscriptions []Subscription `yaml:"subscriptions"`
+	NATS          NATS           `yaml:"nats"`
+	Capture       Capture        `yaml:"capture"`
+	HTTP          HTTP           `yaml:"http"`
+	Log           Log            `yaml:"log"`
+}
+
+// Zoom holds the app's credentials and Zoom's endpoints. A deployment uses a
+// Server-to-Server OAuth app (account_id, client_id, client_secret) or an
+// OAuth app (oauth_app), never both.
+type Zoom struct {
+	AccountID         string    `yaml:"account_id"`
+	ClientID          string    `yaml:"client_id"`
+	ClientSecret      Secret    `yaml:"client_secret"`
+	OAuthApp          *OAuthApp `yaml:"oauth_app"`
+	TokenURL          string    `yaml:"token_url"`
+	WebSocketURL      string    `yaml:"websocket_url"`
+	HeartbeatInterval Duration  `yaml:"heartbeat_interval"`
+}
+
+// OAuthApp holds the credentials of an OAuth app; its rotating refresh token
+// lives in RefreshTokenFile.
+type OAuthApp struct {
+	ClientID         string `yaml:"client_id"`
+	ClientSecret     Secret `yaml:"client_secret"`
+	RefreshTokenFile string `yaml:"refresh_token_file"`
+}
+
+// Subscription is one WebSocket event subscription: by id, or by the
+// "WebSocket EndPoint URL" the Marketplace shows.
+type Subscription struct {
+	Name string `yaml:"name"`
+	ID   string `yaml:"id"`
+	URL  string `yaml:"url"`
+}
+
+// NATS says where events go.
+type NATS struct {
+	URL           string `yaml:"url"` // empty: an embedded server
+	SubjectPrefix string `yaml:"subject_prefix"`
+	// Stream is the JetStream stream; nil (key absent) means the default,
+	// "" means core NATS only.
+	Stream          *string  `yaml:"stream"`
+	DuplicateWindow Duration `yaml:"duplicate_window"`
+	Embedded        Embedded `yaml:"embedded"`
+	// BufferEvents bounds the events held while NATS is unreachable.
+	BufferEvents int `yaml:"buffer_events"`
+
+	CredsFile string `yaml:"creds_file"`
+	NKeyFile  string `yaml:"nkey_file"`
+	User      string `yaml:"user"`
+	Password  Secret `yaml:"password"`
+	Token     Secret `yaml:"token"`
+	TLS       TLS    `yaml:"tls"`
+}
+
+// StreamName returns the JetStream stream, "" for core NATS.
+func (n NATS) StreamName() string {
+	if n.Stream == nil {
+		return DefaultStream
+	}
+	return *n.Stream
+}
+
+// Embedded configures the server started when nats.url is empty.
+type Embedded struct {
+	Listen   string `yaml:"listen"`
+	StoreDir string `yaml:"store_dir"`
+}
+
+// TLS configures the connection to an outside NATS server.
+type TLS struct {
+	CAFile   string `yaml:"ca_file"`
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Capture journals raw frames for replay.
+type Capture struct {
+	Dir         string `yaml:"dir"` // empty: off
+	MaxFileSize Size   `yaml:"max_file_size"`
+}
+
+// HTTP serves /metrics, /healthz and /readyz.
+type HTTP struct {
+	Listen string `yaml:"listen"` // "off" disables
+}
+
+// Log configures zerolog.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // json, console
+}
+
+// An Error is a configuration error; Key names the offending key.
+type Error struct {
+	Key string
+	Msg string
+}
+
+func (e *Error) Error() string {
+	if e.Key == "" {
+		return "config: " + e.Msg
+	}
+	return "config: " + e.Key + ": " + e.Msg
+}
+
+func errorf(key, format string, args ...any) *Error {
+	return &Error{Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Load reads, expands, defaults and validates the file.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{Msg: err.Error()}
+	}
+	return Parse(data)
+}
+
+// Parse is Load on the file's bytes.
+func Parse(data []byte) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &Error{Msg: "the file is empty"}
+		}
+		var ee *Error
+		if errors.As(err, &ee) {
+			return nil, ee
+		}
+		return nil, &Error{Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	if err := expandStrings(reflect.ValueOf(&c).Elem(), ""); err != nil {
+		return nil, err
+	}
+	c.setDefaults()
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (c *Config) setDefaults() {
+	z := &c.Zoom
+	setString(&z.TokenURL, DefaultTokenURL)
+	setString(&z.WebSocketURL, DefaultWebSocketURL)
+	if z.HeartbeatInterval == 0 {
+		z.HeartbeatInterval = Duration(DefaultHeartbeatInterval)
+	}
+	n := &c.NATS
+	setString(&n.SubjectPrefix, DefaultSubjectPrefix)
+	if n.DuplicateWindow == 0 {
+		n.DuplicateWindow = Duration(DefaultDuplicateWindow)
+	}
+	setString(&n.Embedded.Listen, DefaultEmbeddedListen)
+	setString(&n.Embedded.StoreDir, DefaultStoreDir)
+	if n.BufferEvents == 0 {
+		n.BufferEvents = DefaultBufferEvents
+	}
+	if c.Capture.MaxFileSize == 0 {
+		c.Capture.MaxFileSize = DefaultCaptureFileSize
+	}
+	setString(&c.HTTP.Listen, DefaultHTTPListen)
+	setString(&c.Log.Level, "info")
+	setString(&c.Log.Format, "json")
+}
+
+func setString(s *string, def string) {
+	if *s == "" {
+		*s = def
+	}
+}
+
+var (
+	nameRE   = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	tokenRE  = regexp.MustCompile(`^[A-Za-z0-9_-]+$`) // a subject token, a stream name
+	prefixRE = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
+)
+
+func (c *Config) validate() error {
+	z := c.Zoom
+	s2s := z.AccountID != "" || z.ClientID != "" || z.ClientSecret != ""
+	switch {
+	case s2s && z.OAuthApp != nil:
+		return errorf("zoom.oauth_app", "set together with zoom.account_id/client_id/client_secret: use a Server-to-Server OAuth app or an OAuth app, never both")
+	case z.OAuthApp != nil:
+		a := z.OAuthApp
+		for key, v := range map[string]string{"client_id": a.ClientID, "client_secret": string(a.ClientSecret), "refresh_token_file": a.RefreshTokenFile} {
+			if v == "" {
+				return errorf("zoom.oauth_app."+key, "required")
+			}
+		}
+	default:
+		for _, kv := range [][2]string{{"account_id", z.AccountID}, {"client_id", z.ClientID}, {"client_secret", string(z.ClientSecret)}} {
+			if kv[1] == "" {
+				return errorf("zoom."+kv[0], "required (or configure zoom.oauth_app instead)")
+			}
+		}
+	}
+	if err := checkURL("zoom.token_url", z.TokenURL, "https", "http"); err != nil {
+		return err
+	}
+	if err := checkURL("zoom.websocket_url", z.WebSocketURL, "wss", "ws"); err != nil {
+		return err
+	}
+	if hb := z.HeartbeatInterval.D(); hb < time.Second || hb > MaxHeartbeatInterval {
+		return errorf("zoom.heartbeat_interval", "%s is out of range: 1s to %s (Zoom closes a connection that sends none for longer)", hb, MaxHeartbeatInterval)
+	}
+
+	if len(c.Subscriptions) == 0 {
+		return errorf("subscriptions", "at least one subscription is required")
+	}
+	if len(c.Subscriptions) > MaxSubscriptions {
+		return errorf("subscriptions", "%d subscriptions; one Zoom app holds at most %d", len(c.Subscriptions), MaxSubscriptions)
+	}
+	names, ids := map[string]bool{}, map[string]string{}
+	for i := range c.Subscriptions {
+		s := &c.Subscriptions[i]
+		key := fmt.Sprintf("subscriptions[%d]", i)
+		if !nameRE.MatchString(s.Name) {
+			return errorf(key+".name", "%q must match [A-Za-z0-9_-]+", s.Name)
+		}
+		if names[s.Name] {
+			return errorf(key+".name", "%q is used twice", s.Name)
+		}
+		names[s.Name] = true
+		if err := s.resolve(key, z.WebSocketURL); err != nil {
+			return err
+		}
+		if other, dup := ids[s.ID]; dup {
+			return errorf(key+".id", "%q is also subscription %q's", s.ID, other)
+		}
+		ids[s.ID] = s.Name
+	}
+
+	n := c.NATS
+	if n.URL != "" {
+		for _, raw := range strings.Split(n.URL, ",") {
+			u, err := url.Parse(strings.TrimSpace(raw))
+			if err != nil || u.Host == "" {
+				return errorf("nats.url", "%q is not a URL such as nats://host:4222", raw)
+			}
+			switch u.Scheme {
+			case "nats", "tls", "ws", "wss":
+			default:
+				return errorf("nats.url", "scheme %q is not one of nats, tls, ws, wss", u.Scheme)
+			}
+		}
+	}
+	if !prefixRE.MatchString(n.SubjectPrefix) {
+		return errorf("nats.subject_prefix", "%q must be subject tokens of [A-Za-z0-9_-] separated by dots", n.SubjectPrefix)
+	}
+	if st := n.StreamName(); st != "" && !tokenRE.MatchString(st) {
+		return errorf("nats.stream", "%q must match [A-Za-z0-9_-]+", st)
+	}
+	if n.DuplicateWindow.D() < time.Second {
+		return errorf("nats.duplicate_window", "%s is too short; at least 1s", n.DuplicateWindow.D())
+	}
+	if n.BufferEvents < 1 {
+		return errorf("nats.buffer_events", "%d; must be positive", n.BufferEvents)
+	}
+	if n.URL == "" {
+		if _, _, err := net.SplitHostPort(n.Embedded.Listen); err != nil {
+			return errorf("nats.embedded.listen", "%q is not host:port", n.Embedded.Listen)
+		}
+	}
+	if (n.TLS.CertFile == "") != (n.TLS.KeyFile == "") {
+		return errorf("nats.tls", "cert_file and key_file go together")
+	}
+	if c.Capture.MaxFileSize < 1<<10 {
+		return errorf("capture.max_file_size", "%d bytes is too small; at least 1KiB", c.Capture.MaxFileSize)
+	}
+	if c.HTTP.Listen != "off" {
+		if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+			return errorf("http.listen", "%q is not host:port (or \"off\")", c.HTTP.Listen)
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return errorf("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "console":
+	default:
+		return errorf("log.format", "%q is not one of json, console", c.Log.Format)
+	}
+	return nil
+}
+
+// resolve takes the subscription id from url when only url is given, and
+// checks that the two agree when both are.
+func (s *Subscription) resolve(key, websocketURL string) error {
+	if s.URL == "" {
+		if s.ID == "" {
+			return errorf(key+".id", "required (or url)")
+		}
+		if !tokenRE.MatchString(s.ID) {
+			return errorf(key+".id", "%q is not a subscription id", s.ID)
+		}
+		return nil
+	}
+	if err := checkURL(key+".url", s.URL, "wss", "ws"); err != nil {
+		return err
+	}
+	u, _ := url.Parse(s.URL)
+	q := u.Query()
+	if q.Has("access_token") {
+		return errorf(key+".url", "holds an access_token: paste the URL without it (the service adds a fresh token)")
+	}
+	id := q.Get("subscriptionId")
+	if id == "" || !tokenRE.MatchString(id) {
+		return errorf(key+".url", "has no subscriptionId query parameter")
+	}
+	if s.ID != "" && s.ID != id {
+		return errorf(key+".id", "%q differs from the url's subscriptionId %q", s.ID, id)
+	}
+	s.ID = id
+	return nil
+}
+
+// checkURL requires the secure scheme, or the plain one on a loopback
+// address only, so that no token or secret travels in the clear.
+func checkURL(key, raw, secure, plain string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return errorf(key, "%q is not an absolute URL", raw)
+	}
+	switch u.Scheme {
+	case secure:
+		return nil
+	case plain:
+		if !isLoopback(u.Hostname()) {
+			return errorf(key, "plain %s:// is accepted only on a loopback address, not %q; use %s://", plain, u.Hostname(), secure)
+		}
+		return nil
+	}
+	return errorf(key, "scheme %q is not %s", u.Scheme, secure)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

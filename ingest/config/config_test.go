@@ -1,0 +1,111 @@
+package config_test
+
+import (
+	"bufio"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zccingest/zccingest/ingest/config"
+)
+
+func TestLoadValid(t *testing.T) {
+	t.Setenv("TEST_ZOOM_ACCOUNT_ID", "acct-1")
+	t.Setenv("TEST_ZOOM_CLIENT_ID", "client-1")
+	t.Setenv("TEST_ZOOM_CLIENT_SECRET", "s3cr$t")
+	c, err := config.Load(filepath.Join("testdata", "valid.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Zoom.AccountID != "acct-1" || c.Zoom.ClientID != "client-1" || c.Zoom.ClientSecret != "s3cr$t" {
+		t.Errorf("zoom = %+v", c.Zoom)
+	}
+	if c.Subscriptions[1].ID != "9pWcJx2sR0GQ4m1oAbCdEf" {
+		t.Errorf("id from url = %q", c.Subscriptions[1].ID)
+	}
+	// Defaults.
+	for _, tc := range []struct{ got, want any }{
+		{c.Zoom.TokenURL, config.DefaultTokenURL},
+		{c.Zoom.WebSocketURL, config.DefaultWebSocketURL},
+		{c.Zoom.HeartbeatInterval.D(), 25 * time.Second},
+		{c.NATS.SubjectPrefix, "zoom"},
+		{c.NATS.StreamName(), "ZOOM_EVENTS"},
+		{c.NATS.DuplicateWindow.D(), 2 * time.Minute},
+		{c.NATS.Embedded.Listen, "127.0.0.1:4222"},
+		{c.NATS.Embedded.StoreDir, "./data/nats"},
+		{c.NATS.BufferEvents, config.DefaultBufferEvents},
+		{c.Capture.Dir, ""},
+		{c.HTTP.Listen, "127.0.0.1:9464"},
+		{c.Log.Level, "info"},
+		{c.Log.Format, "json"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("default %v, want %v", tc.got, tc.want)
+		}
+	}
+	if s := c.Zoom.ClientSecret.String(); strings.Contains(s, "s3cr") {
+		t.Errorf("Secret.String() = %q", s)
+	}
+}
+
+func TestCoreNATSAndSizes(t *testing.T) {
+	c, err := config.Parse([]byte(`
+zoom: {account_id: a, client_id: c, client_secret: s, websocket_url: "ws://127.0.0.1:9000/ws", token_url: "http://[::1]:9000/oauth/token"}
+subscriptions: [{name: a, id: x}]
+nats: {stream: "", url: "nats://10.0.0.1:4222"}
+capture: {dir: /tmp/c, max_file_size: 8MiB}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.NATS.StreamName() != "" || c.Capture.MaxFileSize != 8<<20 {
+		t.Errorf("stream %q size %d", c.NATS.StreamName(), c.Capture.MaxFileSize)
+	}
+}
+
+// Each file in testdata/invalid starts with "# want: <text>": loading it must
+// fail with a *config.Error whose message holds that text.
+func TestInvalid(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "invalid", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no testdata: %v", err)
+	}
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".yaml"), func(t *testing.T) {
+			want := wantOf(t, file)
+			_, err := config.Load(file)
+			if err == nil {
+				t.Fatalf("loaded without error, want %q", want)
+			}
+			var ce *config.Error
+			if !errors.As(err, &ce) {
+				t.Errorf("error %T is not a *config.Error", err)
+			}
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error = %q\nwant it to contain %q", err, want)
+			}
+			if strings.Contains(err.Error(), "pa$word") {
+				t.Errorf("error quotes the secret: %q", err)
+			}
+		})
+	}
+}
+
+func wantOf(t *testing.T, file string) string {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Scan()
+	want, ok := strings.CutPrefix(sc.Text(), "# want: ")
+	if !ok {
+		t.Fatalf("%s does not start with # want:", file)
+	}
+	return want
+}
