@@ -1,0 +1,67 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/rs/zerolog"
+
+	"github.com/zccingest/zccingest/ingest/config"
+	"github.com/zccingest/zccingest/session"
+)
+
+// loadConfig loads --config; on error it prints the message, which names the
+// key, and returns the exit status.
+func loadConfig(path string, stderr io.Writer) (*config.Config, int) {
+	if path == "" {
+		fmt.Fprintln(stderr, "zccingest: --config is required")
+		return nil, exitConfig
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "zccingest: %v\n", err)
+		return nil, exitConfig
+	}
+	return cfg, exitOK
+}
+
+func newLogger(c config.Log, w io.Writer) zerolog.Logger {
+	if c.Format == "console" {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000"}
+	}
+	level, err := zerolog.ParseLevel(c.Level)
+	if err != nil {
+		level = zerolog.InfoLevel
+	}
+	return zerolog.New(w).Level(level).With().Timestamp().Logger()
+}
+
+func newTokenSource(z config.Zoom, log zerolog.Logger) *session.Source {
+	opts := session.Options{Logger: log.With().Str("component", "session").Logger()}
+	if a := z.OAuthApp; a != nil {
+		return session.NewOAuthApp(oauthApp(z), opts)
+	}
+	return session.NewServerToServer(session.ServerToServer{
+		AccountID: z.AccountID, ClientID: z.ClientID, ClientSecret: string(z.ClientSecret), TokenURL: z.TokenURL,
+	}, opts)
+}
+
+func oauthApp(z config.Zoom) session.OAuthApp {
+	a := z.OAuthApp
+	return session.OAuthApp{ClientID: a.ClientID, ClientSecret: string(a.ClientSecret), TokenURL: z.TokenURL, RefreshTokenFile: a.RefreshTokenFile}
+}
+
+// parseFlags parses a command's flags; -h prints them and exits 0.
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (done bool, code int) {
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return true, exitOK
+		}
+		return true, exitConfig
+	}
+	return false, exitOK
+}
+

@@ -1,0 +1,163 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"golang.org/x/oauth2"
+)
+
+// OAuthApp is an OAuth app's credentials. Its refresh token lives in
+// RefreshTokenFile: Zoom rotates it on every refresh, so each new one is
+// written there, atomically, before the access token that came with it is
+// used.
+type OAuthApp struct {
+	ClientID         string
+	ClientSecret     string
+	TokenURL         string
+	RefreshTokenFile string
+}
+
+func (a OAuthApp) config(redirectURI string) *oauth2.Config {
+	return &oauth2.Config{
+		ClientID:     a.ClientID,
+		ClientSecret: a.ClientSecret,
+		Endpoint:     oauth2.Endpoint{TokenURL: a.TokenURL, AuthStyle: oauth2.AuthStyleInHeader},
+		RedirectURL:  redirectURI,
+	}
+}
+
+// NewOAuthApp returns a Source of refresh-token grants.
+func NewOAuthApp(a OAuthApp, opts Options) *Source {
+	store := &RefreshTokenFile{Path: a.RefreshTokenFile}
+	var src *Source
+	conf := a.config("")
+	fetch := func(ctx context.Context, client *http.Client) (*oauth2.Token, error) {
+		rt, err := store.Load()
+		if err != nil {
+			return nil, &Error{Kind: KindCredential, msg: err.Error(), err: err}
+		}
+		src.addSecret(rt)
+		ctx = context.WithValue(ctx, oauth2.HTTPClient, client)
+		tok, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: rt}).Token()
+		if err != nil {
+			return nil, err
+		}
+		if tok.RefreshToken != "" && tok.RefreshToken != rt {
+			src.addSecret(tok.RefreshToken)
+			if err := store.Save(tok.RefreshToken); err != nil {
+				// The old refresh token is spent: keep the new one in
+				// memory so the next refresh works, and say it loudly.
+				return nil, &Error{Kind: KindTransient, msg: "session: storing the rotated refresh token: " + src.Redact(err.Error()), err: err}
+			}
+		}
+		return tok, nil
+	}
+	src = newSource(fetch, opts, a.ClientSecret, basicAuth(a.ClientID, a.ClientSecret))
+	return src
+}
+
+// Exchange swaps an authorization code (from the app's install redirect) for
+// tokens and stores the refresh token. It returns the granted scopes.
+func Exchange(ctx context.Context, a OAuthApp, code, redirectURI string, client *http.Client) ([]string, error) {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, client)
+	tok, err := a.config(redirectURI).Exchange(ctx, code)
+	if err != nil {
+		src := newSource(nil, Options{}, a.ClientSecret, code)
+		return nil, src.classify(err)
+	}
+	if tok.RefreshToken == "" {
+		return nil, errors.New("session: Zoom returned no refresh token")
+	}
+	if err := (&RefreshTokenFile{Path: a.RefreshTokenFile}).Save(tok.RefreshToken); err != nil {
+		return nil, err
+	}
+	scope, _ := tok.Extra("scope").(string)
+	return strings.Fields(scope), nil
+}
+
+// RefreshTokenFile stores the current refresh token. Save replaces it
+// atomically: a crash leaves either the old token or the new one, whole.
+type RefreshTokenFile struct {
+	Path string
+
+	// beforeRename, when set, runs between writing the temporary file and
+	// renaming it into place; tests use it to crash there.
+	beforeRename func() error
+
+	mu      sync.Mutex
+	current string // the last token loaded or saved
+}
+
+// Load returns the stored token; after a Save it returns the saved token
+// even if the file could not be written.
+func (f *RefreshTokenFile) Load() (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.current != "" {
+		return f.current, nil
+	}
+	b, err := os.ReadFile(f.Path)
+	if err != nil {
+		return "", fmt.Errorf("session: reading the refresh token (zoom.oauth_app.refresh_token_file; run 'zccingest token exchange' first): %w", err)
+	}
+	f.current = strings.TrimSpace(string(b))
+	if f.current == "" {
+		return "", fmt.Errorf("session: %s is empty; run 'zccingest token exchange'", f.Path)
+	}
+	return f.current, nil
+}
+
+// Save writes token to a temporary file beside Path, syncs it, renames it
+// over Path and syncs the directory. The file's mode is 0600.
+func (f *RefreshTokenFile) Save(token string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.current = token
+	dir := filepath.Dir(f.Path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("session: saving the refresh token: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(f.Path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("session: saving the refresh token: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename there is nothing to remove
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("session: saving the refresh token: %w", err)
+	}
+	if _, err := tmp.WriteString(token + "\n"); err != nil {
+		tmp.Close()
+		return fmt.Errorf("session: saving the refresh token: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("session: saving the refresh token: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("session: saving the refresh token: %w", err)
+	}
+	if f.beforeRename != nil {
+		if err := f.beforeRename(); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(tmp.Name(), f.Path); err != nil {
+		return fmt.Errorf("session: saving the refresh token: %w", err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}

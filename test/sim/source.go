@@ -1,0 +1,322 @@
+package sim
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/zccingest/zccingest/ingest/capture"
+)
+
+//go:embed examples/*.json
+var examplesFS embed.FS
+
+// Examples returns Zoom's example payload of each of the 35 events, by
+// event name.
+func Examples() map[string][]byte {
+	entries, _ := examplesFS.ReadDir("examples")
+	m := make(map[string][]byte, len(entries))
+	for _, e := range entries {
+		b, _ := examplesFS.ReadFile(path.Join("examples", e.Name()))
+		m[strings.TrimSuffix(e.Name(), ".json")] = b
+	}
+	return m
+}
+
+// ExampleNames returns the example events' names, sorted.
+func ExampleNames() []string {
+	names := make([]string, 0, 35)
+	for n := range Examples() {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// A Source yields events to send: the event JSON, or io.EOF when done.
+type Source interface {
+	Next() ([]byte, error)
+}
+
+// ExampleSource cycles through the examples, each sent with a fresh event_ts
+// (and a sequence number in the object) so that every one is a new event.
+type ExampleSource struct {
+	examples map[string][]byte
+	names    []string
+	i        int
+}
+
+func NewExampleSource() *ExampleSource {
+	return &ExampleSource{examples: Examples(), names: ExampleNames()}
+}
+
+func (s *ExampleSource) Next() ([]byte, error) {
+	name := s.names[s.i%len(s.names)]
+	s.i++
+	ev, err := decodeEvent(s.examples[name])
+	if err != nil {
+		return nil, err
+	}
+	ev.Payload.Object["sim_seq"] = s.i
+	ev.EventTS = time.Now().UnixMilli()
+	return json.Marshal(ev)
+}
+
+type event struct {
+	Event   string `json:"event"`
+	EventTS int64  `json:"event_ts"`
+	Payload struct {
+		AccountID string         `json:"account_id"`
+		Object    map[string]any `json:"object"`
+	} `json:"payload"`
+}
+
+func decodeEvent(b []byte) (*event, error) {
+	var ev event
+	if err := json.Unmarshal(b, &ev); err != nil {
+		return nil, fmt.Errorf("sim: %w", err)
+	}
+	return &ev, nil
+}
+
+// Generator makes realistic Contact Center traffic: agents log in and set
+// their status, and engagements run started, task, reservation, answered,
+// hold and unhold, sometimes a transfer, ended, wrap-up, with consistent ids.
+type Generator struct {
+	rnd      *rand.Rand
+	account  string
+	examples map[string][]byte
+	agents   []agent
+	queue    []*event
+	seq      int
+}
+
+type agent struct {
+	id, name, email string
+	loggedIn        bool
+}
+
+// NewGenerator returns a generator with n agents; seed makes it repeatable.
+func NewGenerator(seed uint64, account string, n int) *Generator {
+	g := &Generator{rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), account: account, examples: Examples()}
+	for i := range max(n, 1) {
+		g.agents = append(g.agents, agent{id: fmt.Sprintf("agent%04d-%s", i, g.id(8)), name: fmt.Sprintf("Agent %d", i), email: fmt.Sprintf("agent%d@example.com", i)})
+	}
+	return g
+}
+
+func (g *Generator) id(n int) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = alphabet[g.rnd.IntN(len(alphabet))]
+	}
+	return string(b)
+}
+
+// Next returns the next event, stamped now.
+func (g *Generator) Next() ([]byte, error) {
+	if len(g.queue) == 0 {
+		g.plan()
+	}
+	ev := g.queue[0]
+	g.queue = g.queue[1:]
+	ev.EventTS = time.Now().UnixMilli()
+	stamp := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
+	for _, k := range []string{"date_time_ms", "created_time_ms", "last_modified_time_ms"} {
+		if _, ok := ev.Payload.Object[k]; ok {
+			ev.Payload.Object[k] = stamp
+		}
+	}
+	return json.Marshal(ev)
+}
+
+func (g *Generator) make(name string, set map[string]any) *event {
+	ev, _ := decodeEvent(g.examples[name])
+	ev.Payload.AccountID = g.account
+	for k, v := range set {
+		if _, ok := ev.Payload.Object[k]; ok {
+			ev.Payload.Object[k] = v
+		}
+	}
+	return ev
+}
+
+// plan queues the next engagement, logging its agent in first if needed.
+func (g *Generator) plan() {
+	a := &g.agents[g.rnd.IntN(len(g.agents))]
+	who := map[string]any{"user_id": a.id, "display_name": a.name, "user_email": a.email, "user_display_name": a.name, "assigned_user_id": a.id}
+	if !a.loggedIn {
+		a.loggedIn = true
+		g.queue = append(g.queue, g.make("contact_center.user_login", who))
+		g.queue = append(g.queue, g.make("contact_center.user_status_changed", merge(who, map[string]any{
+			"previous_status_name": "Offline", "current_status_id": "1", "current_status_name": "Ready", "current_sub_status_name": "",
+		})))
+	}
+	g.seq++
+	eng := map[string]any{
+		"engagement_id": g.id(22), "task_id": "ZWT" + g.id(32), "task_reservation_id": "ZWR" + g.id(32),
+		"consumer_id": g.id(22), "consumer_number": fmt.Sprintf("+1800555%04d", g.rnd.IntN(10000)),
+		"channel": "voice", "channel_name": "voice", "engagement_direction": "inbound",
+	}
+	c := merge(who, eng)
+	steps := []string{
+		"contact_center.engagement_started", "contact_center.task_created", "contact_center.task_reservation_created",
+		"contact_center.engagement_consumer_notified", "contact_center.task_reservation_accepted",
+		"contact_center.engagement_user_answered", "contact_center.engagement_consumer_answered",
+		"contact_center.engagement_user_hold", "contact_center.engagement_user_unhold",
+	}
+	if g.rnd.IntN(5) == 0 {
+		steps = append(steps, "contact_center.engagement_transfer_initiated", "contact_center.engagement_transfer_queued",
+			"contact_center.engagement_transfer_reserved", "contact_center.engagement_transfer_accepted",
+			"contact_center.engagement_transfer_completed")
+	}
+	steps = append(steps, "contact_center.engagement_user_ended", "contact_center.engagement_consumer_ended",
+		"contact_center.engagement_wrap_up_started", "contact_center.engagement_wrap_up_ended",
+		"contact_center.task_reservation_completed", "contact_center.task_completed")
+	for _, s := range steps {
+		set := c
+		switch s {
+		case "contact_center.task_created", "contact_center.task_reservation_created":
+			set = merge(c, map[string]any{"task_status": "pending"})
+		case "contact_center.task_completed":
+			set = merge(c, map[string]any{"task_status": "completed"})
+		}
+		g.queue = append(g.queue, g.make(s, set))
+	}
+}
+
+func merge(a, b map[string]any) map[string]any {
+	m := make(map[string]any, len(a)+len(b))
+	for k, v := range a {
+		m[k] = v
+	}
+	for k, v := range b {
+		m[k] = v
+	}
+	return m
+}
+
+// A Replay plays frames from capture files, byte for byte. A frame recorded
+// on several subscriptions (a 1+1 pair's copies) is played once.
+type Replay struct {
+	files   []string
+	r       *capture.Reader
+	f       *os.File
+	seen    map[string]bool
+}
+
+// NewReplay reads the capture files in order.
+func NewReplay(files ...string) *Replay { return &Replay{files: files, seen: map[string]bool{}} }
+
+// NextRecord returns the next distinct captured frame, io.EOF at the end.
+func (r *Replay) NextRecord() (capture.Record, error) {
+	for {
+		if r.r == nil {
+			if len(r.files) == 0 {
+				return capture.Record{}, io.EOF
+			}
+			f, err := os.Open(r.files[0])
+			if err != nil {
+				return capture.Record{}, fmt.Errorf("sim: replay: %w", err)
+			}
+			r.f, r.r = f, capture.NewReader(f, r.files[0])
+			r.files = r.files[1:]
+		}
+		rec, err := r.r.Next()
+		if errors.Is(err, io.EOF) {
+			r.f.Close()
+			r.r = nil
+			continue
+		}
+		if err != nil {
+			return rec, err
+		}
+		if r.seen[rec.Frame] {
+			continue
+		}
+		r.seen[rec.Frame] = true
+		if len(r.seen) > 100_000 {
+			clear(r.seen)
+		}
+		return rec, nil
+	}
+}
+
+// Play sends events from src to every subscription at rate events per
+// second (0: as fast as the sockets take them) until count events have been
+// sent (0: until src ends or ctx is done). It returns how many it sent.
+func (s *Server) Play(ctx context.Context, src Source, rate float64, count int) (int, error) {
+	start := time.Now()
+	sent := 0
+	for count == 0 || sent < count {
+		if rate > 0 {
+			due := start.Add(time.Duration(float64(sent) / rate * float64(time.Second)))
+			if d := time.Until(due); d > 0 {
+				t := time.NewTimer(d)
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+					t.Stop()
+					return sent, ctx.Err()
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			return sent, ctx.Err()
+		}
+		ev, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			return sent, nil
+		}
+		if err != nil {
+			return sent, err
+		}
+		s.SendEvent(ctx, ev)
+		sent++
+	}
+	return sent, nil
+}
+
+// PlayReplay sends the captured frames to every subscription at the recorded
+// pace divided by speed (0: as fast as possible).
+func (s *Server) PlayReplay(ctx context.Context, r *Replay, speed float64) (int, error) {
+	var first time.Time
+	start := time.Now()
+	sent := 0
+	for {
+		rec, err := r.NextRecord()
+		if errors.Is(err, io.EOF) {
+			return sent, nil
+		}
+		if err != nil {
+			return sent, err
+		}
+		if first.IsZero() {
+			first = rec.At
+		}
+		if speed > 0 {
+			due := start.Add(time.Duration(float64(rec.At.Sub(first)) / speed))
+			if d := time.Until(due); d > 0 {
+				select {
+				case <-time.After(d):
+				case <-ctx.Done():
+					return sent, ctx.Err()
+				}
+			}
+		}
+		for _, sub := range s.opts.Subscriptions {
+			s.Send(ctx, sub, []byte(rec.Frame))
+		}
+		sent++
+	}
+}
