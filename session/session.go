@@ -35,9 +35,9 @@ type fetcher func(ctx context.Context, client *http.Client) (*oauth2.Token, erro
 
 // Options tune a Source; the zero value is what production uses.
 type Options struct {
-	HTTPClient *http.Client       // default: 30 s timeout
-	Logger     zerolog.Logger     // default: discard
-	Now        func() time.Time   // default: time.Now
+	HTTPClient *http.Client     // default: 30 s timeout
+	Logger     zerolog.Logger   // default: discard
+	Now        func() time.Time // default: time.Now
 	// RefreshBefore is how long before expiry a token is replaced; default
 	// 5 minutes, or a fifth of the token's lifetime if that is shorter.
 	RefreshBefore time.Duration

@@ -32,6 +32,10 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"run", "hold every subscription and publish events to NATS", cmdRun},
+		{"check", "validate a config, fetch a token, check scopes and subscriptions", cmdCheck},
+		{"token", "OAuth-app mode: 'token exchange' swaps an authorization code for tokens", cmdToken},
+		{"sim", "run the Zoom simulator on loopback", cmdSim},
 		{"version", "print version, commit and Go version", cmdVersion},
 	}
 }

@@ -3,9 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/zccingest/zccingest/test/sim"
 )
 
 func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -28,5 +33,55 @@ func TestUsage(t *testing.T) {
 	}
 	if code, _, errs := runCmd(t, "frobnicate"); code != exitConfig || !strings.Contains(errs, `unknown command "frobnicate"`) {
 		t.Errorf("unknown: %d %q", code, errs)
+	}
+}
+
+func TestConfigErrorsExit2(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ yaml, key string }{
+		{"zoom: {client_id: c, client_secret: s}\nsubscriptions: [{name: a, id: x}]\n", "zoom.account_id"},
+		{"zoom: {account_id: a, client_id: c, client_secret: s, heartbeat_interval: 2m}\nsubscriptions: [{name: a, id: x}]\n", "zoom.heartbeat_interval"},
+		{"zoom: {account_id: a, client_id: c, client_secret: s}\nsubscriptions: [{name: a, id: x}]\nnats: {bogus: 1}\n", "field bogus not found"},
+	} {
+		path := filepath.Join(dir, "c.yaml")
+		os.WriteFile(path, []byte(tc.yaml), 0o600)
+		for _, cmd := range []string{"run", "check"} {
+			code, _, errs := runCmd(t, cmd, "--config", path)
+			if code != exitConfig || !strings.Contains(errs, tc.key) {
+				t.Errorf("%s with a bad %s: exit %d, %q", cmd, tc.key, code, errs)
+			}
+		}
+	}
+	if code, _, _ := runCmd(t, "run"); code != exitConfig {
+		t.Errorf("run without --config: exit %d", code)
+	}
+}
+
+func TestCheckAgainstSimulator(t *testing.T) {
+	s := sim.New(sim.Options{Subscriptions: []string{"a", "b"}})
+	if err := s.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	o := s.Options()
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	write := func(secret, sub string) {
+		os.WriteFile(path, fmt.Appendf(nil, "zoom: {account_id: %s, client_id: %s, client_secret: %s, token_url: %q, websocket_url: %q}\nsubscriptions: [{name: ris-a, id: a}, {name: ris-b, id: %s}]\n",
+			o.AccountID, o.ClientID, secret, s.TokenURL(), s.WebSocketURL(), sub), 0o600)
+	}
+	write(o.ClientSecret, "b")
+	code, out, _ := runCmd(t, "check", "--config", path)
+	if code != exitOK || !strings.Contains(out, "subscription ris-b: ok") || !strings.Contains(out, "all good") {
+		t.Errorf("check: exit %d\n%s", code, out)
+	}
+	write(o.ClientSecret, "nosuch")
+	code, out, _ = runCmd(t, "check", "--config", path)
+	if code != exitFail || !strings.Contains(out, `subscription ris-b: FAIL: build_connection failed: "subscription not found"`) {
+		t.Errorf("check, unknown subscription: exit %d\n%s", code, out)
+	}
+	write("wrong-secret-value", "b")
+	code, out, _ = runCmd(t, "check", "--config", path)
+	if code != exitFail || !strings.Contains(out, "Invalid client_id or client_secret") || strings.Contains(out, "wrong-secret-value") {
+		t.Errorf("check, bad secret: exit %d\n%s", code, out)
 	}
 }

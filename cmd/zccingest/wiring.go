@@ -64,4 +64,3 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (done bool, c
 	}
 	return false, exitOK
 }
-

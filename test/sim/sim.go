@@ -53,7 +53,7 @@ type Options struct {
 // Token failure modes for SetTokenFailure.
 const (
 	FailNone          = ""
-	FailInvalidClient = "invalid_client" // 400 {"reason":"Invalid client_id or client_secret","error":"invalid_client"}
+	FailInvalidClient = "invalid_client"  // 400 {"reason":"Invalid client_id or client_secret","error":"invalid_client"}
 	FailNoAccount     = "invalid_request" // 400 {"reason":"Account does not exist",...}
 	FailServer        = "server_error"    // 503
 )
@@ -79,20 +79,20 @@ type Server struct {
 	srv  *http.Server
 	ln   net.Listener
 
-	mu           sync.Mutex
-	changed      chan struct{} // closed and replaced on every state change
-	tokens       map[string]time.Time
-	tokenSeq     int
-	failure      string
-	tokenDelay   time.Duration
-	refresh      string
-	conns        map[string][]*conn
-	builds       map[string]int // successful build_connections by subscription
-	silent       map[string]bool
-	sent         []Record
-	heartbeats   map[string][]time.Time
-	gaps         []Gap
-	tokenReqs    int
+	mu         sync.Mutex
+	changed    chan struct{} // closed and replaced on every state change
+	tokens     map[string]time.Time
+	tokenSeq   int
+	failure    string
+	tokenDelay time.Duration
+	refresh    string
+	conns      map[string][]*conn
+	builds     map[string]int // successful build_connections by subscription
+	silent     map[string]bool
+	sent       []Record
+	heartbeats map[string][]time.Time
+	gaps       []Gap
+	tokenReqs  int
 }
 
 type conn struct {

@@ -209,10 +209,10 @@ func merge(a, b map[string]any) map[string]any {
 // A Replay plays frames from capture files, byte for byte. A frame recorded
 // on several subscriptions (a 1+1 pair's copies) is played once.
 type Replay struct {
-	files   []string
-	r       *capture.Reader
-	f       *os.File
-	seen    map[string]bool
+	files []string
+	r     *capture.Reader
+	f     *os.File
+	seen  map[string]bool
 }
 
 // NewReplay reads the capture files in order.

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/zccingest/zccingest/ingest"
+)
+
+// cmdRun is the service: every subscription to NATS until SIGINT/SIGTERM.
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	path := fs.String("config", "", "configuration `file`")
+	if done, rc := parseFlags(fs, args, stderr); done {
+		return rc
+	}
+	cfg, rc := loadConfig(*path, stderr)
+	if cfg == nil {
+		return rc
+	}
+	log := newLogger(cfg.Log, stderr)
+	tokens := newTokenSource(cfg.Zoom, log)
+	n, err := ingest.ConnectNATS(cfg.NATS, "zccingest", log)
+	if err != nil {
+		log.Error().Err(err).Msg("startup failed")
+		return exitFail
+	}
+	defer n.Close()
+	in, err := ingest.New(ctx, cfg, n.Conn, tokens, log)
+	if err != nil {
+		log.Error().Err(err).Msg("startup failed")
+		return exitFail
+	}
+	if cfg.HTTP.Listen != "off" {
+		ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+		if err != nil {
+			log.Error().Err(err).Str("key", "http.listen").Msg("startup failed")
+			return exitFail
+		}
+		srv := &http.Server{Handler: in.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		go srv.Serve(ln)
+		defer srv.Close()
+		log.Info().Str("listen", ln.Addr().String()).Msg("serving /metrics, /healthz, /readyz")
+	}
+	log.Info().Int("subscriptions", len(cfg.Subscriptions)).Str("stream", cfg.NATS.StreamName()).Msg("zccingest running")
+	if err := in.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		log.Error().Err(err).Msg("stopped with an error")
+		return exitFail
+	}
+	return exitOK
+}

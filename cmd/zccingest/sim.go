@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/zccingest/zccingest/test/sim"
+)
+
+// cmdSim runs the Zoom simulator for people: developers replaying captured
+// streams into their CTI adapters, and the demo.
+func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:9880", "`address` to serve the token and WebSocket endpoints on (loopback)")
+	subs := fs.String("subscriptions", "simsub1", "comma-separated subscription `ids` served")
+	account := fs.String("account-id", "SimAccount0000000000000", "the account id the token endpoint accepts and events carry")
+	clientID := fs.String("client-id", "sim-client-id", "the client id the token endpoint accepts")
+	clientSecret := fs.String("client-secret", "sim-client-secret", "the client secret the token endpoint accepts")
+	source := fs.String("source", "examples", "what to send: examples (Zoom's 35 example events, cycled), generate (realistic contact-center traffic), none")
+	replay := fs.String("replay", "", "capture `file` to replay instead of -source (comma-separated for several)")
+	speed := fs.Float64("speed", 1, "replay pace: 1 as recorded, 10 ten times faster, 0 as fast as possible")
+	rate := fs.Float64("rate", 5, "events per `second` per subscription (0: as fast as the sockets take them)")
+	count := fs.Int("events", 0, "stop sending after `n` events (0: never)")
+	agents := fs.Int("agents", 20, "agents in generated traffic")
+	lifetime := fs.Duration("token-lifetime", time.Hour, "access token lifetime (expires_in)")
+	closeOnExpiry := fs.Bool("close-on-token-expiry", false, "close a connection when its token expires")
+	hbTimeout := fs.Duration("heartbeat-timeout", 0, "close a connection that sent no heartbeat for this long (0: never)")
+	kick := fs.Bool("kick-second-connection", false, "a new connection on a subscription closes the older one")
+	closeCode := fs.Int("close-code", 1000, "WebSocket close `code` used when the simulator closes a connection")
+	malformedEvery := fs.Int("malformed-every", 0, "send a malformed frame after every `n` events (0: never)")
+	if done, rc := parseFlags(fs, args, stderr); done {
+		return rc
+	}
+	s := sim.New(sim.Options{
+		AccountID: *account, ClientID: *clientID, ClientSecret: *clientSecret,
+		Subscriptions: strings.Split(*subs, ","), TokenLifetime: *lifetime,
+		CloseOnTokenExpiry: *closeOnExpiry, HeartbeatTimeout: *hbTimeout,
+		KickOnSecondConnection: *kick, CloseCode: websocket.StatusCode(*closeCode),
+	})
+	if err := s.Start(*listen); err != nil {
+		fmt.Fprintf(stderr, "zccingest sim: %v\n", err)
+		return exitFail
+	}
+	defer s.Close()
+	o := s.Options()
+	fmt.Fprintf(stdout, "Zoom simulator on %s\n  token_url:     %s\n  websocket_url: %s\n  account_id:    %s\n  client_id:     %s\n  client_secret: %s\n  subscriptions: %s\n",
+		s.Addr(), s.TokenURL(), s.WebSocketURL(), o.AccountID, o.ClientID, o.ClientSecret, strings.Join(o.Subscriptions, ", "))
+
+	// Events go out once a subscription is connected: Zoom sends to open
+	// sockets only.
+	if err := s.WaitBuilds(ctx, o.Subscriptions[0], 1); err != nil {
+		return exitOK
+	}
+	fmt.Fprintln(stdout, "client connected; sending events")
+	var n int
+	var err error
+	switch {
+	case *replay != "":
+		n, err = s.PlayReplay(ctx, sim.NewReplay(strings.Split(*replay, ",")...), *speed)
+	case *source == "none":
+	default:
+		var src sim.Source = sim.NewExampleSource()
+		if *source == "generate" {
+			src = sim.NewGenerator(uint64(time.Now().UnixNano()), o.AccountID, *agents)
+		}
+		if *malformedEvery > 0 {
+			src = &malformed{Source: src, every: *malformedEvery, s: s}
+		}
+		n, err = s.Play(ctx, src, *rate, *count)
+	}
+	if err != nil && ctx.Err() == nil {
+		fmt.Fprintf(stderr, "zccingest sim: %v\n", err)
+		return exitFail
+	}
+	fmt.Fprintf(stdout, "sent %d events\n", n)
+	<-ctx.Done()
+	return exitOK
+}
+
+// malformed sends a bad frame to every subscription after every n events.
+type malformed struct {
+	sim.Source
+	every, n int
+	s        *sim.Server
+}
+
+func (m *malformed) Next() ([]byte, error) {
+	m.n++
+	if m.n%m.every == 0 {
+		for _, sub := range m.s.Options().Subscriptions {
+			m.s.Send(context.Background(), sub, []byte(`{"module":"message","success":true,"content":"{not json"}`))
+		}
+	}
+	return m.Source.Next()
+}

@@ -1,0 +1,154 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+)
+
+// item is a message waiting for NATS, with when its frame arrived.
+type item struct {
+	msg      *nats.Msg
+	received time.Time
+}
+
+// publisher takes messages from the buffer, in order, and publishes each
+// until NATS acknowledges it: JetStream's PubAck, or for core NATS a flush
+// round trip after the batch. What fails is sent again, in order; the same
+// Nats-Msg-Id makes that safe inside the stream's duplicate window.
+type publisher struct {
+	nc      *nats.Conn
+	js      jetstream.JetStream // nil: core NATS
+	queue   chan item
+	log     zerolog.Logger
+	m       *metrics
+	maxWait time.Duration // longest pause between retries
+}
+
+const maxBatch = 512
+
+// run publishes until the queue is closed and empty, or until stop is done
+// (the drain deadline), when what is left is counted as dropped.
+func (p *publisher) run(stop context.Context) {
+	batch := make([]item, 0, maxBatch)
+	for {
+		it, ok := <-p.queue
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], it)
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case it, ok := <-p.queue:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, it)
+			default:
+				break fill
+			}
+		}
+		if !p.publishBatch(stop, batch) {
+			n := len(batch)
+			for range p.queue {
+				n++
+			}
+			p.m.dropped.WithLabelValues("shutdown_timeout").Add(float64(n))
+			p.log.Error().Int("events", n).Msg("drain deadline passed with events not acknowledged by NATS; they are lost")
+			return
+		}
+	}
+}
+
+// publishBatch returns false only when stop ended first.
+func (p *publisher) publishBatch(stop context.Context, batch []item) bool {
+	pending := batch
+	wait := 10 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		var err error
+		if p.js != nil {
+			pending, err = p.publishJS(pending)
+		} else {
+			pending, err = p.publishCore(pending)
+		}
+		if len(pending) == 0 {
+			if attempt > 0 {
+				p.log.Info().Int("attempts", attempt+1).Msg("NATS publish recovered")
+			}
+			return true
+		}
+		p.m.publishRetry.Add(float64(len(pending)))
+		if attempt == 0 || attempt%50 == 0 {
+			p.log.Warn().Err(err).Int("pending", len(pending)).Int("buffered", len(p.queue)).Msg("NATS publish failed; holding events and retrying")
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-stop.Done():
+			t.Stop()
+			return false
+		}
+		wait = min(wait*2, p.maxWait)
+	}
+}
+
+func (p *publisher) acked(it item) {
+	p.m.published.Inc()
+	p.m.publishLat.Observe(time.Since(it.received).Seconds())
+}
+
+func (p *publisher) publishJS(batch []item) ([]item, error) {
+	futures := make([]jetstream.PubAckFuture, len(batch))
+	var firstErr error
+	for i, it := range batch {
+		f, err := p.js.PublishMsgAsync(it.msg)
+		if err != nil {
+			firstErr = cmp(firstErr, fmt.Errorf("publishing to JetStream: %w", err))
+			continue
+		}
+		futures[i] = f
+	}
+	var failed []item
+	for i, f := range futures {
+		if f == nil {
+			failed = append(failed, batch[i])
+			continue
+		}
+		select {
+		case <-f.Ok():
+			p.acked(batch[i])
+		case err := <-f.Err():
+			firstErr = cmp(firstErr, fmt.Errorf("JetStream acknowledgement: %w", err))
+			failed = append(failed, batch[i])
+		}
+	}
+	return failed, firstErr
+}
+
+func (p *publisher) publishCore(batch []item) ([]item, error) {
+	for _, it := range batch {
+		if err := p.nc.PublishMsg(it.msg); err != nil {
+			return batch, fmt.Errorf("publishing to NATS: %w", err) // at least once: resend all
+		}
+	}
+	// A flush is a round trip: the server has everything sent before it.
+	if err := p.nc.FlushTimeout(5 * time.Second); err != nil {
+		return batch, fmt.Errorf("flushing NATS: %w", err)
+	}
+	for _, it := range batch {
+		p.acked(it)
+	}
+	return nil, nil
+}
+
+func cmp(first, err error) error {
+	if first != nil {
+		return first
+	}
+	return err
+}

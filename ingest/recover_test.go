@@ -1,0 +1,235 @@
+package ingest_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/nats-io/nats.go"
+
+	"github.com/zccingest/zccingest/ingest"
+	"github.com/zccingest/zccingest/test/sim"
+)
+
+// sendN sends n fresh events to every subscription and returns how many
+// frames the sockets accepted.
+func sendN(t *testing.T, e *env, src sim.Source, n int) int {
+	t.Helper()
+	delivered := 0
+	for range n {
+		ev, err := src.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		delivered += e.sim.SendEvent(timeout(t, 5*time.Second), ev)
+	}
+	return delivered
+}
+
+// Each way a connection can end: the ingester must reconnect, and every
+// event a socket accepted must reach NATS.
+func TestRecovery(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts sim.Options
+		hb   string
+		drop func(t *testing.T, e *env)
+	}{
+		{"server closes mid-stream", sim.Options{}, "25s", func(t *testing.T, e *env) {
+			e.sim.CloseConnections("a", websocket.StatusGoingAway, "maintenance")
+		}},
+		{"network drop", sim.Options{}, "25s", func(t *testing.T, e *env) {
+			e.sim.DropConnections("a")
+		}},
+		{"token expiry closes", sim.Options{CloseOnTokenExpiry: true, CloseCode: 4001}, "25s", func(t *testing.T, e *env) {
+			e.sim.ExpireTokens()
+		}},
+		{"token expires, then build_connection fails", sim.Options{}, "25s", func(t *testing.T, e *env) {
+			e.sim.ExpireTokens() // the cached token is now rejected
+			e.sim.CloseConnections("a", websocket.StatusGoingAway, "bye")
+		}},
+		{"half-open: heartbeat replies stop", sim.Options{}, "1s", func(t *testing.T, e *env) {
+			e.sim.SetSilent("a", true)
+			if err := e.sim.WaitDisconnected(timeout(t, 10*time.Second), "a"); err != nil {
+				t.Fatal(err)
+			}
+			e.sim.SetSilent("a", false)
+		}},
+		{"second connection kicks the first", sim.Options{KickOnSecondConnection: true}, "25s", func(t *testing.T, e *env) {
+			// Another client (a misconfigured second node) opens the subscription.
+			tok := e.sim.Options()
+			_ = tok
+			u := e.sim.WebSocketURL() + "?subscriptionId=a&access_token=x"
+			c, _, err := websocket.Dial(timeout(t, 5*time.Second), u, nil)
+			if err == nil {
+				c.CloseNow()
+			}
+			e.sim.CloseConnections("a", 4000, "another connection opened on this subscription")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.opts.Subscriptions = []string{"a"}
+			e := newEnv(t, tc.opts)
+			col := e.collect("zoom.>")
+			e.run(e.configFor("", tc.hb, "a"))
+			src := sim.NewExampleSource()
+			delivered := sendN(t, e, src, 50)
+			col.wait(t, delivered)
+
+			tc.drop(t, e)
+			if err := e.sim.WaitBuilds(timeout(t, 15*time.Second), "a", 2); err != nil {
+				t.Fatalf("no reconnect: %v\n%s", err, e.logs.String())
+			}
+			delivered += sendN(t, e, src, 50)
+			msgs := col.wait(t, delivered)
+			if len(msgs) != delivered {
+				t.Errorf("%d messages for %d delivered frames", len(msgs), delivered)
+			}
+			lost := 0
+			for _, r := range e.sim.Sent() {
+				if r.Delivered == 0 {
+					lost++
+				}
+			}
+			if lost != 0 {
+				t.Errorf("%d events sent while no socket was open", lost)
+			}
+			if delivered != 100 {
+				t.Errorf("the sockets accepted %d of 100 events", delivered)
+			}
+		})
+	}
+}
+
+func TestMalformedFrames(t *testing.T) {
+	e := newEnv(t, sim.Options{Subscriptions: []string{"a"}})
+	good := e.collect("zoom.*.>")
+	bad := e.collect("zoom.invalid")
+	e.run(e.configFor("", "25s", "a"))
+	src := sim.NewExampleSource()
+	malformed := [][]byte{
+		[]byte(``), []byte(`not json`), []byte("{\"module\":\"message\",\"content\":\"\xff\"}"),
+		[]byte(`{"module":"message","success":true,"content":"{not json"}`),
+		[]byte(`{"module":"message","success":true,"content":"{\"event_ts\":1,\"payload\":{\"account_id\":\"a\",\"object\":{}}}"}`),
+		[]byte(`{"module":"message","success":true,"content":"{\"event\":\"x\",\"event_ts\":\"1\",\"payload\":{\"account_id\":\"a\",\"object\":{}}}"}`),
+		[]byte(`{"module":"surprise","success":true}`),
+	}
+	for _, m := range malformed {
+		sendN(t, e, src, 3)
+		e.sim.Send(timeout(t, 5*time.Second), "a", m)
+	}
+	sendN(t, e, src, 3)
+	if got := len(good.wait(t, 3*(len(malformed)+1))); got != 3*(len(malformed)+1) {
+		t.Errorf("%d good events", got)
+	}
+	invalid := bad.wait(t, len(malformed))
+	for i, m := range invalid {
+		if string(m.Data) != string(malformed[i]) || m.Header.Get("Zoom-Error") == "" {
+			t.Errorf("invalid message %d: %q (error %q), want the raw frame %q", i, m.Data, m.Header.Get("Zoom-Error"), malformed[i])
+		}
+	}
+	if e.sim.Builds("a") != 1 {
+		t.Errorf("the connection was re-opened %d times: bad frames must not drop it", e.sim.Builds("a")-1)
+	}
+}
+
+func TestLargeFrame(t *testing.T) {
+	e := newEnv(t, sim.Options{Subscriptions: []string{"a"}})
+	col := e.collect("zoom.>")
+	e.run(e.configFor("", "25s", "a"))
+	big := make([]byte, 200<<10)
+	for i := range big {
+		big[i] = 'x'
+	}
+	ev := []byte(`{"event":"contact_center.engagement_started","event_ts":1,"payload":{"account_id":"acct","object":{"engagement_id":"e","note":"` + string(big) + `"}}}`)
+	e.sim.SendEvent(timeout(t, 5*time.Second), ev)
+	msgs := col.wait(t, 1)
+	if len(msgs[0].Data) < 200<<10 {
+		t.Errorf("large event arrived with %d bytes", len(msgs[0].Data))
+	}
+}
+
+func TestNATSOutage(t *testing.T) {
+	e := newEnv(t, sim.Options{Subscriptions: []string{"a"}})
+	// The ingester's own NATS server, stopped and started again on the same
+	// port and store.
+	port, dir := freePort(t), filepath.Join(t.TempDir(), "js")
+	ns := startNATS(t, port, dir)
+	cfg := e.configFor("ZOOM_EVENTS", "25s", "a")
+	cfg.NATS.URL = ns.ClientURL()
+	in, stop := e.run(cfg)
+	src := sim.NewExampleSource()
+	sendN(t, e, src, 100)
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	sendN(t, e, src, 500) // Zoom does not wait for NATS
+	ns = startNATS(t, port, dir)
+	defer ns.Shutdown()
+	sendN(t, e, src, 100)
+	stop() // drains: returns once every event is acknowledged
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if read := counter(t, in, "zccingest_frames_total"); read != 700 {
+		t.Errorf("the ingester read %d of 700 frames", read)
+	}
+	if got := streamCount(t, nc, "ZOOM_EVENTS"); got != 700 {
+		t.Errorf("stream holds %d of 700 events after a NATS outage\n%s", got, e.logs.String())
+	}
+}
+
+// counter returns the sum of a counter's series.
+func counter(t *testing.T, in *ingest.Ingester, name string) int {
+	t.Helper()
+	mfs, err := in.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return int(sum)
+}
+
+func TestShutdownUnderLoad(t *testing.T) {
+	e := newEnv(t, sim.Options{Subscriptions: []string{"a"}})
+	in, stop := e.run(e.configFor("ZOOM_EVENTS", "25s", "a"))
+	ctx, cancel := context.WithCancel(context.Background())
+	played := make(chan int)
+	go func() {
+		n, _ := e.sim.Play(ctx, sim.NewGenerator(7, "acct", 50), 2000, 0)
+		played <- n
+	}()
+	// Let load build up, then SIGTERM (the same path: Run's context ends).
+	for len(e.sim.Sent()) < 2000 {
+		e.sim.WaitHeartbeats(timeout(t, 50*time.Millisecond), "a", 1<<30) // wakes on every frame sent
+	}
+	stop()
+	cancel()
+	<-played
+	delivered := 0
+	for _, r := range e.sim.Sent() {
+		delivered += r.Delivered
+	}
+	read := counter(t, in, "zccingest_frames_total")
+	got := int(streamCount(t, e.nc, "ZOOM_EVENTS"))
+	t.Logf("socket-accepted %d, read %d, in the stream %d", delivered, read, got)
+	if got != read || read < 2000 {
+		t.Errorf("read %d frames, the stream holds %d: every frame read must be in NATS", read, got)
+	}
+	// Frames Zoom writes after our close frame are discarded by the
+	// WebSocket close handshake (README, "Shutdown"); at a steady rate that
+	// is the frames of one round trip.
+	if delivered-read > 16 {
+		t.Errorf("%d socket-accepted events lost in the close", delivered-read)
+	}
+}
