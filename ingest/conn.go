@@ -26,7 +26,7 @@ const ReadLimit = 16 << 20
 // ShutdownQuiet, for at most ShutdownGrace, so that frames already sent are
 // not thrown away.
 const (
-	ShutdownQuiet = 200 * time.Millisecond
+	ShutdownQuiet = 100 * time.Millisecond
 	ShutdownGrace = 2 * time.Second
 )
 
@@ -198,6 +198,7 @@ func (s *subscription) connect(ctx context.Context) connResult {
 	if err != nil {
 		return s.ended(ctx, err, false, &silent)
 	}
+	s.handle(s.cfg.Name, first, time.Now()) // journaled and counted
 	f, err := events.ParseFrame(first)
 	if err != nil || f.Module != events.ModuleBuildConnection || !f.Success {
 		s.tokens.Invalidate(tok.AccessToken)

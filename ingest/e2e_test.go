@@ -120,8 +120,19 @@ func (e *env) configFor(stream string, hb string, subs ...string) *config.Config
 	return c
 }
 
-// run starts an ingester; the returned stop cancels it and waits for Run.
+// run starts an ingester and waits until all its subscriptions are
+// connected; the returned stop cancels it and waits for Run.
 func (e *env) run(cfg *config.Config) (in *ingest.Ingester, stop func()) {
+	e.t.Helper()
+	var ids []string
+	for _, s := range cfg.Subscriptions {
+		ids = append(ids, s.ID)
+	}
+	return e.runWait(cfg, ids...)
+}
+
+// runWait is run waiting for the named subscription ids only.
+func (e *env) runWait(cfg *config.Config, ids ...string) (in *ingest.Ingester, stop func()) {
 	e.t.Helper()
 	log := zerolog.New(e.logs)
 	n, err := ingest.ConnectNATS(cfg.NATS, "test-ingester", log)
@@ -149,9 +160,9 @@ func (e *env) run(cfg *config.Config) (in *ingest.Ingester, stop func()) {
 		})
 	}
 	e.t.Cleanup(stop)
-	for _, s := range cfg.Subscriptions {
-		if err := e.sim.WaitBuilds(timeout(e.t, 10*time.Second), s.ID, 1); err != nil {
-			e.t.Fatalf("subscription %s never connected: %v\n%s", s.Name, err, e.logs.String())
+	for _, id := range ids {
+		if err := e.sim.WaitBuilds(timeout(e.t, 10*time.Second), id, 1); err != nil {
+			e.t.Fatalf("subscription %s never connected: %v\n%s", id, err, e.logs.String())
 		}
 	}
 	return in, stop

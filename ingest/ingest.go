@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
@@ -23,6 +24,12 @@ import (
 	"github.com/zccingest/zccingest/ingest/config"
 	"github.com/zccingest/zccingest/session"
 )
+
+// inProcessWindow bounds the in-process de-duplication: the subscriptions
+// of one app carry an event within moments of each other, and a longer
+// window would only cost memory at high rates. A JetStream stream
+// de-duplicates over the whole nats.duplicate_window besides.
+const inProcessWindow = 30 * time.Second
 
 // DrainTimeout bounds how long shutdown waits for NATS to acknowledge what
 // was received.
@@ -42,6 +49,7 @@ type Ingester struct {
 	capture *capture.Writer
 
 	stopPublisher context.CancelFunc
+	pubDone       chan struct{}
 }
 
 // New prepares an ingester publishing on nc. With a stream configured it
@@ -54,22 +62,22 @@ func New(ctx context.Context, cfg *config.Config, nc *nats.Conn, tokens *session
 		queue: make(chan item, cfg.NATS.BufferEvents),
 		seen:  newSeen(cfg.NATS.DuplicateWindow.D()),
 	}
+	in.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	in.m = newMetrics(in.reg, func() float64 { return float64(len(in.queue)) })
-	if name := cfg.NATS.StreamName(); name != "" {
+	if cfg.NATS.StreamName() != "" {
 		js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(5*time.Second), jetstream.WithPublishAsyncMaxPending(2*maxBatch))
 		if err != nil {
 			return nil, fmt.Errorf("ingest: jetstream: %w", err)
 		}
-		_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-			Name:       name,
-			Subjects:   []string{cfg.NATS.SubjectPrefix + ".>"},
-			Duplicates: cfg.NATS.DuplicateWindow.D(),
-			Storage:    jetstream.FileStorage,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("ingest: creating or updating stream %s: %w", name, err)
-		}
 		in.js = js
+		// NATS may be down at start-up; Zoom's events are read and held
+		// all the same, and the publisher creates the stream when it can.
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err = in.ensureStream(sctx)
+		cancel()
+		if err != nil {
+			log.Warn().Err(err).Msg("stream not ready yet; events are held until it is")
+		}
 	}
 	if cfg.Capture.Dir != "" {
 		w, err := capture.NewWriter(cfg.Capture.Dir, int64(cfg.Capture.MaxFileSize))
@@ -91,13 +99,15 @@ func (in *Ingester) Run(ctx context.Context) error {
 	if in.tokens == nil {
 		return errors.New("ingest: Run needs a token source")
 	}
-	pubDone := in.startPublisher()
+	in.Start()
 	var wg sync.WaitGroup
 	for _, sc := range in.cfg.Subscriptions {
 		s := &subscription{
 			cfg: sc, zoom: in.cfg.Zoom, tokens: in.tokens, m: in.m,
-			log:    in.log.With().Str("subscription", sc.Name).Logger(),
-			handle: in.Handle,
+			log: in.log.With().Str("subscription", sc.Name).Logger(),
+			handle: func(sub string, frame []byte, received time.Time) {
+				in.Handle(sub, frame, received)
+			},
 		}
 		in.m.connected.WithLabelValues(sc.Name).Set(0)
 		wg.Go(func() { s.run(ctx) })
@@ -105,28 +115,47 @@ func (in *Ingester) Run(ctx context.Context) error {
 	<-ctx.Done()
 	in.log.Info().Msg("stopping: closing subscriptions")
 	wg.Wait()
-	return in.drain(pubDone)
+	return in.Drain()
 }
 
-func (in *Ingester) startPublisher() (done <-chan struct{}) {
+// Start starts publishing what Handle buffers. Run calls it; replay calls
+// it before handing frames to Handle.
+func (in *Ingester) Start() {
 	stop, cancel := context.WithCancel(context.Background())
-	ch := make(chan struct{})
-	p := &publisher{nc: in.nc, js: in.js, queue: in.queue, log: in.log, m: in.m, maxWait: 2 * time.Second}
-	go func() {
-		p.run(stop)
-		close(ch)
-	}()
 	in.stopPublisher = cancel
-	return ch
+	in.pubDone = make(chan struct{})
+	p := &publisher{nc: in.nc, js: in.js, ensure: in.ensureStream, queue: in.queue, log: in.log, m: in.m, maxWait: 2 * time.Second}
+	go func() {
+		defer close(in.pubDone)
+		p.run(stop)
+	}()
+	if in.capture != nil {
+		// A crash loses at most a second of the journal.
+		go func() {
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-t.C:
+					if err := in.capture.Flush(); err != nil {
+						in.log.Error().Err(err).Msg("capture flush failed")
+					}
+				case <-in.pubDone:
+					return
+				}
+			}
+		}()
+	}
 }
 
-// drain closes the buffer and waits for the publisher to empty it.
-func (in *Ingester) drain(pubDone <-chan struct{}) error {
+// Drain closes the buffer to new frames and waits, up to DrainTimeout,
+// until NATS has acknowledged everything in it. Handle must not be called
+// after Drain.
+func (in *Ingester) Drain() error {
 	close(in.queue)
-	left := len(in.queue)
-	in.log.Info().Int("buffered", left).Msg("stopping: publishing what was received")
+	in.log.Info().Int("buffered", len(in.queue)).Msg("stopping: publishing what was received")
 	t := time.AfterFunc(DrainTimeout, in.stopPublisher)
-	<-pubDone
+	<-in.pubDone
 	t.Stop()
 	in.stopPublisher()
 	var err error
@@ -137,9 +166,36 @@ func (in *Ingester) drain(pubDone <-chan struct{}) error {
 	return err
 }
 
+// ensureStream creates the stream, or updates it to the configured subjects
+// and duplicate window.
+func (in *Ingester) ensureStream(ctx context.Context) error {
+	name := in.cfg.NATS.StreamName()
+	_, err := in.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:       name,
+		Subjects:   []string{in.cfg.NATS.SubjectPrefix + ".>"},
+		Duplicates: in.cfg.NATS.DuplicateWindow.D(),
+		Storage:    jetstream.FileStorage,
+	})
+	if err != nil {
+		return fmt.Errorf("ingest: creating or updating stream %s: %w", name, err)
+	}
+	return nil
+}
+
+// An Outcome says what Handle did with a frame.
+type Outcome int
+
+const (
+	Published Outcome = iota // buffered for NATS
+	Control                  // build_connection or a heartbeat reply: nothing to publish
+	Invalid                  // buffered for the invalid subject
+	Duplicate                // already received on another subscription
+	Dropped                  // lost: the buffer was full
+)
+
 // Handle takes one frame as received on the named subscription: journal,
 // decode, de-duplicate and buffer it for NATS. Nothing here blocks on NATS.
-func (in *Ingester) Handle(sub string, frame []byte, received time.Time) {
+func (in *Ingester) Handle(sub string, frame []byte, received time.Time) Outcome {
 	if in.capture != nil {
 		if err := in.capture.Write(received, sub, frame); err != nil {
 			in.log.Error().Err(err).Msg("capture failed")
@@ -147,67 +203,74 @@ func (in *Ingester) Handle(sub string, frame []byte, received time.Time) {
 	}
 	f, err := events.ParseFrame(frame)
 	if err != nil {
-		in.invalid(sub, frame, received, err)
-		return
+		in.m.frames.WithLabelValues(sub, "invalid").Inc()
+		return in.invalid(sub, frame, received, err)
 	}
 	in.m.frames.WithLabelValues(sub, f.Module).Inc()
 	switch f.Module {
-	case events.ModuleHeartbeat:
-		return
+	case events.ModuleHeartbeat, events.ModuleBuildConnection:
+		return Control
 	case events.ModuleMessage:
 	default:
-		in.invalid(sub, frame, received, fmt.Errorf("events: frame: unexpected module %q", f.Module))
-		return
+		return in.invalid(sub, frame, received, fmt.Errorf("events: frame: unexpected module %q", f.Module))
 	}
 	ev, err := f.Event()
 	if err != nil {
-		in.invalid(sub, frame, received, err)
-		return
+		return in.invalid(sub, frame, received, err)
 	}
 	msg, err := ev.Message(in.cfg.NATS.SubjectPrefix, sub, received)
 	if err != nil {
-		in.invalid(sub, frame, received, err)
-		return
+		return in.invalid(sub, frame, received, err)
 	}
 	in.m.events.WithLabelValues(sub, ev.Name).Inc()
 	if !ev.Known() {
 		in.m.unknown.WithLabelValues(sub).Inc()
 	}
 	in.m.deliveryLag.WithLabelValues(sub).Observe(received.Sub(time.UnixMilli(ev.TS)).Seconds())
+	return in.keep(msg, received)
+}
+
+// keep buffers msg unless another subscription's copy was kept already.
+func (in *Ingester) keep(msg *nats.Msg, received time.Time) Outcome {
+	if len(in.cfg.Subscriptions) < 2 {
+		return in.enqueue(msg, received)
+	}
 	key := msg.Header.Get(events.HeaderMsgID)
 	if !in.seen.add(key, received) {
 		in.m.duplicates.Inc()
-		return
+		return Duplicate
 	}
-	if !in.enqueue(msg, received) {
-		in.seen.forget(key)
+	out := in.enqueue(msg, received)
+	if out == Dropped {
+		in.seen.forget(key) // another copy may yet be kept
 	}
+	return out
 }
 
-func (in *Ingester) invalid(sub string, frame []byte, received time.Time, err error) {
+func (in *Ingester) invalid(sub string, frame []byte, received time.Time, err error) Outcome {
 	in.m.invalid.WithLabelValues(sub).Inc()
 	reason := err.Error()
 	if in.tokens != nil {
 		reason = in.tokens.Redact(reason)
 	}
 	in.log.Warn().Str("subscription", sub).Str("error", reason).Int("bytes", len(frame)).Msg("invalid frame; published to the invalid subject")
-	msg := events.InvalidMessage(in.cfg.NATS.SubjectPrefix, sub, frame, reason)
-	key := msg.Header.Get(events.HeaderMsgID)
-	if in.seen.add(key, received) && !in.enqueue(msg, received) {
-		in.seen.forget(key)
+	out := in.keep(events.InvalidMessage(in.cfg.NATS.SubjectPrefix, sub, frame, reason), received)
+	if out == Published {
+		return Invalid
 	}
+	return out
 }
 
 // enqueue never blocks: a full buffer drops the event, counted and logged.
-func (in *Ingester) enqueue(msg *nats.Msg, received time.Time) bool {
+func (in *Ingester) enqueue(msg *nats.Msg, received time.Time) Outcome {
 	select {
 	case in.queue <- item{msg: msg, received: received}:
-		return true
+		return Published
 	default:
 		in.m.dropped.WithLabelValues("buffer_full").Inc()
 		in.log.Error().Str("subject", msg.Subject).Str("id", msg.Header.Get(events.HeaderMsgID)).Int("buffer", cap(in.queue)).
 			Msg("event dropped: buffer full while NATS is unavailable (nats.buffer_events)")
-		return false
+		return Dropped
 	}
 }
 

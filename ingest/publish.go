@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -23,6 +24,7 @@ type item struct {
 type publisher struct {
 	nc      *nats.Conn
 	js      jetstream.JetStream // nil: core NATS
+	ensure  func(context.Context) error
 	queue   chan item
 	log     zerolog.Logger
 	m       *metrics
@@ -75,6 +77,15 @@ func (p *publisher) publishBatch(stop context.Context, batch []item) bool {
 			pending, err = p.publishJS(pending)
 		} else {
 			pending, err = p.publishCore(pending)
+		}
+		if p.js != nil && (errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrStreamNotFound)) {
+			// The stream is missing (NATS was down at start-up, or it was
+			// deleted): create it, then publish again.
+			ctx, cancel := context.WithTimeout(stop, 5*time.Second)
+			if eerr := p.ensure(ctx); eerr != nil {
+				err = eerr
+			}
+			cancel()
 		}
 		if len(pending) == 0 {
 			if attempt > 0 {

