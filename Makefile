@@ -25,5 +25,9 @@ fuzz:
 	  done; \
 	done
 
+# The simulator, the ingester and tail on loopback; Ctrl-C stops it.
+demo:
+	bash test/demo.sh
+
 clean:
 	rm -rf bin data

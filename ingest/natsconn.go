@@ -44,7 +44,10 @@ func ConnectNATS(c config.NATS, name string, log zerolog.Logger) (*NATS, error) 
 		// fails at once and the ingester's own buffer holds the event.
 		nats.ReconnectBufSize(-1),
 		nats.RetryOnFailedConnect(true),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if nc.IsClosed() {
+				return // our own Close at shutdown
+			}
 			log.Warn().AnErr("error", err).Str("state", "disconnected").Msg("NATS disconnected")
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {

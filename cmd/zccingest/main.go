@@ -9,9 +9,13 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/rs/zerolog"
 )
 
 func main() {
+	// Milliseconds in every log line's time: reconnect gaps are measured in them.
+	zerolog.TimeFieldFormat = "2006-01-02T15:04:05.000Z07:00"
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
@@ -36,6 +40,8 @@ func commands() []command {
 		{"check", "validate a config, fetch a token, check scopes and subscriptions", cmdCheck},
 		{"token", "OAuth-app mode: 'token exchange' swaps an authorization code for tokens", cmdToken},
 		{"sim", "run the Zoom simulator on loopback", cmdSim},
+		{"replay", "publish captured frames through the decode and publish path", cmdReplay},
+		{"tail", "print normalized events as they arrive", cmdTail},
 		{"version", "print version, commit and Go version", cmdVersion},
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/rs/zerolog"
 
@@ -29,7 +30,7 @@ func loadConfig(path string, stderr io.Writer) (*config.Config, int) {
 
 func newLogger(c config.Log, w io.Writer) zerolog.Logger {
 	if c.Format == "console" {
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000"}
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000", NoColor: !isTerminal(w)}
 	}
 	level, err := zerolog.ParseLevel(c.Level)
 	if err != nil {
@@ -63,4 +64,13 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (done bool, c
 		return true, exitConfig
 	}
 	return false, exitOK
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -184,6 +184,14 @@ func Parse(data []byte) (*Config, error) {
 	return &c, nil
 }
 
+// DefaultNATS returns the nats section as an empty one loads: for the
+// commands that publish or subscribe without a full configuration.
+func DefaultNATS() NATS {
+	var c Config
+	c.setDefaults()
+	return c.NATS
+}
+
 func (c *Config) setDefaults() {
 	z := &c.Zoom
 	setString(&z.TokenURL, DefaultTokenURL)

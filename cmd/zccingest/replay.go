@@ -1,0 +1,245 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+
+	"github.com/zccingest/zccingest/events"
+	"github.com/zccingest/zccingest/ingest"
+	"github.com/zccingest/zccingest/ingest/capture"
+	"github.com/zccingest/zccingest/ingest/config"
+)
+
+// cmdReplay publishes captured frames through the decode and publish path
+// of run: same subjects, headers, keys and bodies (received_at is the
+// capture's time).
+func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	path := fs.String("config", "", "take NATS settings (nats section) from this configuration `file`")
+	natsURL := fs.String("nats", "nats://127.0.0.1:4222", "NATS `URL` when no -config is given")
+	stream := fs.String("stream", config.DefaultStream, "JetStream `stream` when no -config is given (\"\" for core NATS)")
+	speed := fs.Float64("speed", 0, "pace: 0 as fast as possible, 1 as recorded, 10 ten times faster")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: zccingest replay [flags] FILE...\n\nPublishes captured frames (capture.dir journals) to NATS as run would.")
+		fs.PrintDefaults()
+	}
+	if done, rc := parseFlags(fs, args, stderr); done {
+		return rc
+	}
+	files := fs.Args()
+	if len(files) == 0 {
+		fs.Usage()
+		return exitConfig
+	}
+	cfg := &config.Config{NATS: config.DefaultNATS(), Log: config.Log{Level: "warn", Format: "console"}}
+	if *path != "" {
+		c, rc := loadConfig(*path, stderr)
+		if c == nil {
+			return rc
+		}
+		cfg = c
+		cfg.Capture.Dir = "" // replay journals nothing
+	} else {
+		cfg.NATS.URL, cfg.NATS.Stream = *natsURL, stream
+	}
+	subs, total, err := scanCaptures(files)
+	if err != nil {
+		fmt.Fprintf(stderr, "zccingest replay: %v\n", err)
+		return exitFail
+	}
+	// The subscriptions the frames arrived on: with two or more, a 1+1
+	// pair's copies are de-duplicated as run does.
+	cfg.Subscriptions = nil
+	for _, s := range subs {
+		cfg.Subscriptions = append(cfg.Subscriptions, config.Subscription{Name: s})
+	}
+	log := newLogger(cfg.Log, stderr)
+	n, err := ingest.ConnectNATS(cfg.NATS, "zccingest-replay", log)
+	if err != nil {
+		fmt.Fprintf(stderr, "zccingest replay: %v\n", err)
+		return exitFail
+	}
+	defer n.Close()
+	in, err := ingest.New(ctx, cfg, n.Conn, nil, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "zccingest replay: %v\n", err)
+		return exitFail
+	}
+	in.Start()
+	sum := replaySummary{families: map[events.Family]int{}}
+	progress := newProgress(stderr, total)
+	start := time.Now()
+	err = replayFiles(ctx, files, *speed, func(rec capture.Record) {
+		frame := []byte(rec.Frame)
+		out := in.Handle(rec.Subscription, frame, rec.At)
+		sum.add(out, frame)
+		progress.update(sum.frames)
+	})
+	progress.done()
+	if derr := in.Drain(); err == nil {
+		err = derr
+	}
+	sum.elapsed = time.Since(start)
+	sum.print(stdout)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintf(stderr, "zccingest replay: %v\n", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// scanCaptures counts the records and names the subscriptions, so that the
+// progress bar knows the total before the first frame is published.
+func scanCaptures(files []string) (subs []string, total int, err error) {
+	for _, name := range files {
+		err := eachRecord(name, func(rec capture.Record) {
+			total++
+			if !slices.Contains(subs, rec.Subscription) {
+				subs = append(subs, rec.Subscription)
+			}
+		})
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	return subs, total, nil
+}
+
+func eachRecord(name string, fn func(capture.Record)) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r := capture.NewReader(bufio.NewReaderSize(f, 1<<20), name)
+	for {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		fn(rec)
+	}
+}
+
+// replayFiles calls fn for every record, at the recorded pace divided by
+// speed (0: no waiting).
+func replayFiles(ctx context.Context, files []string, speed float64, fn func(capture.Record)) error {
+	var first time.Time
+	start := time.Now()
+	for _, name := range files {
+		var werr error
+		err := eachRecord(name, func(rec capture.Record) {
+			if werr != nil {
+				return
+			}
+			if first.IsZero() {
+				first = rec.At
+			}
+			if speed > 0 {
+				if d := time.Until(start.Add(time.Duration(float64(rec.At.Sub(first)) / speed))); d > 0 {
+					select {
+					case <-time.After(d):
+					case <-ctx.Done():
+						werr = ctx.Err()
+						return
+					}
+				}
+			}
+			if ctx.Err() != nil {
+				werr = ctx.Err()
+				return
+			}
+			fn(rec)
+		})
+		if err == nil {
+			err = werr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type replaySummary struct {
+	frames, invalid, unknown, control, duplicates, dropped int
+	families                                                map[events.Family]int
+	elapsed                                                 time.Duration
+}
+
+func (s *replaySummary) add(out ingest.Outcome, frame []byte) {
+	s.frames++
+	switch out {
+	case ingest.Invalid:
+		s.invalid++
+	case ingest.Control:
+		s.control++
+	case ingest.Duplicate:
+		s.duplicates++
+	case ingest.Dropped:
+		s.dropped++
+	case ingest.Published:
+		f, _ := events.ParseFrame(frame)
+		if ev, err := f.Event(); err == nil {
+			s.families[ev.Family()]++
+			if !ev.Known() {
+				s.unknown++
+			}
+		}
+	}
+}
+
+func (s *replaySummary) print(w io.Writer) {
+	fmt.Fprintf(w, "frames     %d in %s (%.0f/s)\n", s.frames, s.elapsed.Round(time.Millisecond), float64(s.frames)/max(s.elapsed.Seconds(), 1e-9))
+	fams := make([]string, 0, len(s.families))
+	for f := range s.families {
+		fams = append(fams, string(f))
+	}
+	slices.Sort(fams)
+	for _, f := range fams {
+		fmt.Fprintf(w, "  %-12s %d\n", f, s.families[events.Family(f)])
+	}
+	fmt.Fprintf(w, "unknown    %d\ninvalid    %d\ncontrol    %d (build_connection, heartbeat)\nduplicates %d\ndropped    %d\n",
+		s.unknown, s.invalid, s.control, s.duplicates, s.dropped)
+}
+
+// progress draws a bar on a terminal, and nothing otherwise.
+type progress struct {
+	w     io.Writer
+	total int
+	on    bool
+	last  time.Time
+}
+
+func newProgress(w io.Writer, total int) *progress {
+	return &progress{w: w, total: total, on: isTerminal(w)}
+}
+
+func (p *progress) update(n int) {
+	if !p.on || time.Since(p.last) < 100*time.Millisecond && n < p.total {
+		return
+	}
+	p.last = time.Now()
+	const width = 40
+	done := width * n / max(p.total, 1)
+	fmt.Fprintf(p.w, "\r[%s%s] %d/%d frames", strings.Repeat("#", done), strings.Repeat(" ", width-done), n, p.total)
+}
+
+func (p *progress) done() {
+	if p.on {
+		fmt.Fprintln(p.w)
+	}
+}
+

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/zccingest/zccingest/events"
+	"github.com/zccingest/zccingest/ingest"
+	"github.com/zccingest/zccingest/ingest/config"
+	"github.com/zccingest/zccingest/test/sim"
+)
+
+func freePort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func testCtx(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// streamMessages reads every message of the stream served from store.
+func streamMessages(t *testing.T, store string) []*nats.Msg {
+	t.Helper()
+	ns, err := ingest.StartEmbedded(config.Embedded{Listen: fmt.Sprintf("127.0.0.1:%d", freePort(t)), StoreDir: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Shutdown()
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx := testCtx(t, 10*time.Second)
+	st, err := js.Stream(ctx, config.DefaultStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := st.Info(ctx)
+	var msgs []*nats.Msg
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := st.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, &nats.Msg{Subject: m.Subject, Header: m.Header, Data: m.Data})
+	}
+	return msgs
+}
+
+// A capture written by run, replayed into a fresh stream, yields the same
+// messages: subjects, headers and bodies.
+func TestReplayEqualsLive(t *testing.T) {
+	s := sim.New(sim.Options{Subscriptions: []string{"s1", "s2"}})
+	if err := s.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	dir := t.TempDir()
+	liveStore, capDir := filepath.Join(dir, "live"), filepath.Join(dir, "capture")
+	o := s.Options()
+	cfgPath := filepath.Join(dir, "run.yaml")
+	os.WriteFile(cfgPath, fmt.Appendf(nil, `zoom: {account_id: %s, client_id: %s, client_secret: %s, token_url: %q, websocket_url: %q}
+subscriptions: [{name: ris-a, id: s1}, {name: ris-b, id: s2}]
+nats: {embedded: {listen: "127.0.0.1:%d", store_dir: %q}}
+capture: {dir: %q}
+http: {listen: "off"}
+`, o.AccountID, o.ClientID, o.ClientSecret, s.TokenURL(), s.WebSocketURL(), freePort(t), liveStore, capDir), 0o600)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() { done <- run(ctx, []string{"run", "--config", cfgPath}, io.Discard, io.Discard) }()
+	for _, sub := range o.Subscriptions {
+		if err := s.WaitBuilds(testCtx(t, 10*time.Second), sub, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g := sim.NewGenerator(3, o.AccountID, 5)
+	for range 60 {
+		ev, _ := g.Next()
+		s.SendEvent(testCtx(t, 5*time.Second), ev)
+	}
+	s.Send(testCtx(t, 5*time.Second), "s1", []byte("{broken")) // and an invalid frame
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("run exited %d", code)
+	}
+	live := streamMessages(t, liveStore)
+	if len(live) != 61 {
+		t.Fatalf("live stream holds %d messages, want 60 events and 1 invalid", len(live))
+	}
+
+	replayStore := filepath.Join(dir, "replay")
+	ns, err := ingest.StartEmbedded(config.Embedded{Listen: fmt.Sprintf("127.0.0.1:%d", freePort(t)), StoreDir: replayStore})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(capDir, "*.ndjson"))
+	var out strings.Builder
+	code := run(context.Background(), append([]string{"replay", "--nats", ns.ClientURL()}, files...), &out, io.Discard)
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	if code != 0 {
+		t.Fatalf("replay exited %d", code)
+	}
+	for _, want := range []string{"engagement", "invalid    1", "duplicates 60"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, out.String())
+		}
+	}
+	replayed := streamMessages(t, replayStore)
+	if len(replayed) != len(live) {
+		t.Fatalf("replay: %d messages, live: %d", len(replayed), len(live))
+	}
+	for i := range live {
+		l, r := live[i], replayed[i]
+		if l.Subject != r.Subject || string(l.Data) != string(r.Data) || !reflect.DeepEqual(l.Header, r.Header) {
+			t.Errorf("message %d differs:\nlive   %s %v %s\nreplay %s %v %s", i, l.Subject, l.Header, l.Data, r.Subject, r.Header, r.Data)
+		}
+	}
+}
+
+func TestTail(t *testing.T) {
+	ns, err := ingest.StartEmbedded(config.Embedded{Listen: fmt.Sprintf("127.0.0.1:%d", freePort(t)), StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Shutdown()
+	outR, outW := io.Pipe()
+	errR, errW := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() { done <- run(ctx, []string{"tail", "--nats", ns.ClientURL()}, outW, errW) }()
+	if line, _ := bufio.NewReader(errR).ReadString('\n'); !strings.HasPrefix(line, "tailing zoom.>") {
+		t.Fatalf("stderr: %q", line)
+	}
+	go io.Copy(io.Discard, errR)
+
+	ev, err := events.ParseEvent(sim.Examples()["contact_center.engagement_user_answered"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 22, 10, 0, 0, 123e6, time.UTC)
+	msg, _ := ev.Message("zoom", "ris-a", at)
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.PublishMsg(msg)
+	nc.PublishMsg(events.InvalidMessage("zoom", "ris-b", []byte("{x"), "events: frame: bad"))
+	rd := bufio.NewReader(outR)
+	for _, want := range []string{
+		"10:00:00.123 ris-a    contact_center.engagement_user_answered engagement=u154t5-ASlK83fZb1YWqgw user=IGTRVt3gQ2i-WjoUIjeZxw queue=xqJE_cgERLyAJHYYL5LLeg\n",
+		" ris-b    INVALID events: frame: bad (2 bytes)\n",
+	} {
+		line, err := rd.ReadString('\n')
+		if err != nil || !strings.HasSuffix(line, want) {
+			t.Errorf("tail printed %q, want it to end %q", line, want)
+		}
+	}
+	go io.Copy(io.Discard, outR)
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("tail exited %d on interrupt", code)
+	}
+}
+
+func TestExampleConfigsValidate(t *testing.T) {
+	for k, v := range map[string]string{
+		"ZOOM_ACCOUNT_ID": "acct", "ZOOM_CLIENT_ID": "cid", "ZOOM_CLIENT_SECRET": "secret",
+		"ZOOM_WEBSOCKET_ENDPOINT_URL": "wss://ws.zoom.us/ws?subscriptionId=ZhPGtK84QbapRWXzEBW7MA",
+		"ZCC_NODE": "ris-a", "ZCC_SUBSCRIPTION_ID": "ZhPGtK84QbapRWXzEBW7MA", "NATS_URL": "tls://nats-1:4222,tls://nats-2:4222",
+		"ZCC_DEMO_SIM_PORT": "9880", "ZCC_DEMO_NATS_PORT": "4222", "ZCC_DEMO_HTTP_PORT": "9464",
+	} {
+		t.Setenv(k, v)
+	}
+	files, _ := filepath.Glob(filepath.Join("..", "..", "configs", "*.yaml"))
+	if len(files) != 3 {
+		t.Fatalf("configs: %v", files)
+	}
+	for _, f := range files {
+		if _, err := config.Load(f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
+
+// make demo starts, shows events, and stops cleanly.
+func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("no make")
+	}
+	bin := filepath.Join(t.TempDir(), "zccingest")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	cmd := exec.CommandContext(testCtx(t, 2*time.Minute), "make", "-s", "demo")
+	cmd.Dir = filepath.Join("..", "..")
+	cmd.Env = append(os.Environ(), "DEMO_SECONDS=5", "ZCC_BIN="+bin,
+		fmt.Sprintf("ZCC_DEMO_SIM_PORT=%d", freePort(t)), fmt.Sprintf("ZCC_DEMO_NATS_PORT=%d", freePort(t)), fmt.Sprintf("ZCC_DEMO_HTTP_PORT=%d", freePort(t)))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make demo: %v\n%s", err, out)
+	}
+	for _, want := range []string{"tailing zoom.>", "contact_center.user_login", "contact_center.engagement_started engagement="} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+}
