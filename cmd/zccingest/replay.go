@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-
 	"github.com/zccingest/zccingest/events"
 	"github.com/zccingest/zccingest/ingest"
 	"github.com/zccingest/zccingest/ingest/capture"
@@ -175,8 +174,8 @@ func replayFiles(ctx context.Context, files []string, speed float64, fn func(cap
 
 type replaySummary struct {
 	frames, invalid, unknown, control, duplicates, dropped int
-	families                                                map[events.Family]int
-	elapsed                                                 time.Duration
+	families                                               map[events.Family]int
+	elapsed                                                time.Duration
 }
 
 func (s *replaySummary) add(out ingest.Outcome, frame []byte) {
@@ -242,4 +241,3 @@ func (p *progress) done() {
 		fmt.Fprintln(p.w)
 	}
 }
-

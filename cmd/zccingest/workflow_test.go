@@ -191,7 +191,7 @@ func TestExampleConfigsValidate(t *testing.T) {
 	for k, v := range map[string]string{
 		"ZOOM_ACCOUNT_ID": "acct", "ZOOM_CLIENT_ID": "cid", "ZOOM_CLIENT_SECRET": "secret",
 		"ZOOM_WEBSOCKET_ENDPOINT_URL": "wss://ws.zoom.us/ws?subscriptionId=ZhPGtK84QbapRWXzEBW7MA",
-		"ZCC_NODE": "ris-a", "ZCC_SUBSCRIPTION_ID": "ZhPGtK84QbapRWXzEBW7MA", "NATS_URL": "tls://nats-1:4222,tls://nats-2:4222",
+		"ZCC_NODE":                    "ris-a", "ZCC_SUBSCRIPTION_ID": "ZhPGtK84QbapRWXzEBW7MA", "NATS_URL": "tls://nats-1:4222,tls://nats-2:4222",
 		"ZCC_DEMO_SIM_PORT": "9880", "ZCC_DEMO_NATS_PORT": "4222", "ZCC_DEMO_HTTP_PORT": "9464",
 	} {
 		t.Setenv(k, v)
