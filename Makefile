@@ -13,8 +13,15 @@ test:
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 $(PKGS)
 
-bench:
+# Micro-benchmarks, then the end-to-end load run against the real binary.
+bench: build
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	$(GO) run ./test/load -bin $(BIN)
+
+# Minutes of 10 subscriptions with faults injected (not part of CI).
+SOAK ?= 3m
+soak: build
+	$(GO) run ./test/load -bin $(BIN) -soak $(SOAK)
 
 # A short run of every fuzz target (go test -fuzz takes one target at a time).
 fuzz:

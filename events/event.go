@@ -1,15 +1,15 @@
 package events
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
-
-	"github.com/tidwall/gjson"
+	"unicode/utf8"
 )
 
 // An Event is the event envelope inside a message frame's content, the same
@@ -35,86 +35,68 @@ type Event struct {
 const whereContent = "content of message frame"
 
 // Event decodes the frame's content as an event.
-func (f Frame) Event() (*Event, error) { return parseEvent(f.Content) }
+func (f Frame) Event() (*Event, error) { return ParseEvent(f.Content) }
 
 // ParseEvent decodes the event envelope of a message frame's content. An
 // event name this package does not know is not an error: the event decodes
-// and Known reports false.
-func ParseEvent(content []byte) (*Event, error) { return parseEvent(string(content)) }
-
-func parseEvent(content string) (*Event, error) {
-	if len(strings.TrimSpace(content)) == 0 {
+// and Known reports false. The Event's raw fields alias content.
+func ParseEvent(content []byte) (*Event, error) {
+	if len(bytes.TrimSpace(content)) == 0 {
 		return nil, &DecodeError{Where: whereContent, Offset: -1, Err: ErrEmpty}
 	}
-	root, err := parseObject(whereContent, content)
-	if err != nil {
+	if !utf8.Valid(content) {
+		return nil, &DecodeError{Where: whereContent, Offset: invalidUTF8Offset(content), Err: errors.New("invalid UTF-8")}
+	}
+	if err := validObject(whereContent, content); err != nil {
 		return nil, err
 	}
 	ev := &Event{TS: -1}
-	var payload gjson.Result
-	root.ForEach(func(k, v gjson.Result) bool {
-		switch k.Str {
-		case "event":
-			ev.Name = ""
-			if v.Type == gjson.String {
-				ev.Name = v.Str
-			}
-		case "event_ts":
-			ev.TS = -1
-			if v.Type == gjson.Number {
-				if ts, err := strconv.ParseInt(v.Raw, 10, 64); err == nil && ts >= 0 {
-					ev.TS = ts
-				}
-			}
-			if ev.TS < 0 {
-				err = fieldError(whereContent, "event_ts", v, "milliseconds as a non-negative integer")
-			}
-		case "payload":
+	var name, ts, payload []byte
+	scanObject(content, func(k, v []byte) bool {
+		switch {
+		case keyIs(k, "event"):
+			name = v
+		case keyIs(k, "event_ts"):
+			ts = v
+		case keyIs(k, "payload"):
 			payload = v
 		default:
-			ev.EnvelopeExtra = addExtra(ev.EnvelopeExtra, k.Str, v.Raw)
+			ev.EnvelopeExtra = addExtra(ev.EnvelopeExtra, k, v)
 		}
-		return err == nil
+		return true
 	})
-	if err != nil {
-		return nil, err
+	if len(name) == 0 || name[0] != '"' || len(name) == 2 {
+		return nil, fieldError(whereContent, "event", name, "a non-empty string")
 	}
-	if ev.Name == "" {
-		return nil, fieldError(whereContent, "event", root.Get("event"), "a non-empty string")
+	ev.Name = string(unquote(name))
+	if n, err := strconv.ParseInt(string(ts), 10, 64); err == nil && n >= 0 {
+		ev.TS = n
+	} else {
+		return nil, fieldError(whereContent, "event_ts", ts, "milliseconds as a non-negative integer")
 	}
-	if ev.TS < 0 {
-		return nil, fieldError(whereContent, "event_ts", gjson.Result{}, "milliseconds as a non-negative integer")
-	}
-	if !payload.IsObject() {
+	if len(payload) == 0 || payload[0] != '{' {
 		return nil, fieldError(whereContent, "payload", payload, "an object")
 	}
-	var object gjson.Result
-	payload.ForEach(func(k, v gjson.Result) bool {
-		switch k.Str {
-		case "account_id":
-			ev.AccountID = ""
-			if v.Type == gjson.String {
-				ev.AccountID = v.Str
-			} else {
-				err = fieldError(whereContent, "payload.account_id", v, "a non-empty string")
-			}
-		case "object":
+	var account, object []byte
+	scanObject(payload, func(k, v []byte) bool {
+		switch {
+		case keyIs(k, "account_id"):
+			account = v
+		case keyIs(k, "object"):
 			object = v
 		default:
-			ev.PayloadExtra = addExtra(ev.PayloadExtra, k.Str, v.Raw)
+			ev.PayloadExtra = addExtra(ev.PayloadExtra, k, v)
 		}
-		return err == nil
+		return true
 	})
-	if err != nil {
-		return nil, err
+	if len(account) < 3 || account[0] != '"' {
+		return nil, fieldError(whereContent, "payload.account_id", account, "a non-empty string")
 	}
-	if ev.AccountID == "" {
-		return nil, fieldError(whereContent, "payload.account_id", payload.Get("account_id"), "a non-empty string")
-	}
+	ev.AccountID = string(unquote(account))
 	switch {
-	case object.IsObject():
-		ev.Object = json.RawMessage(object.Raw)
-	case object.Type == gjson.Null && !ev.Known():
+	case len(object) > 0 && object[0] == '{':
+		ev.Object = object
+	case (len(object) == 0 || object[0] == 'n') && !ev.Known():
 		// An event we do not model may carry no object.
 	default:
 		return nil, fieldError(whereContent, "payload.object", object, "an object")
@@ -122,11 +104,11 @@ func parseEvent(content string) (*Event, error) {
 	return ev, nil
 }
 
-func addExtra(m map[string]json.RawMessage, k, raw string) map[string]json.RawMessage {
+func addExtra(m map[string]json.RawMessage, key, raw []byte) map[string]json.RawMessage {
 	if m == nil {
 		m = map[string]json.RawMessage{}
 	}
-	m[k] = json.RawMessage(raw)
+	m[string(unquote(key))] = raw
 	return m
 }
 
@@ -143,24 +125,21 @@ func (e *fieldErr) Error() string {
 	return fmt.Sprintf("%q is %s, want %s", e.field, e.got, e.want)
 }
 
-func fieldError(where, field string, v gjson.Result, want string) error {
-	got := describe(v.Raw)
-	if !v.Exists() {
-		got = "missing"
-	}
+func fieldError(where, field string, raw []byte, want string) error {
+	got := describe(raw)
 	return &DecodeError{Where: where, Offset: -1, Err: &fieldErr{field: field, got: got, want: want}}
 }
 
 // describe names what a raw JSON value is, for error messages, without
 // quoting it: values may be customer data.
-func describe(raw string) string {
-	raw = strings.TrimSpace(raw)
+func describe(raw []byte) string {
+	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
 		return "missing"
 	}
 	switch raw[0] {
 	case '"':
-		if raw == `""` {
+		if string(raw) == `""` {
 			return "an empty string"
 		}
 		return "a string"

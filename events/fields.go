@@ -137,7 +137,7 @@ func (n *FlexInt) UnmarshalJSON(b []byte) error {
 	}
 	v, err := strconv.ParseInt(string(bytes.TrimSpace(b)), 10, 64)
 	if err != nil {
-		return &json.UnmarshalTypeError{Value: "non-integer " + describe(string(b)), Type: reflect.TypeFor[int64]()}
+		return &json.UnmarshalTypeError{Value: "non-integer " + describe(b), Type: reflect.TypeFor[int64]()}
 	}
 	*n = FlexInt{Value: v, Quoted: quoted}
 	return nil

@@ -28,7 +28,7 @@ type Frame struct {
 	// Content is the content field as text: for a message frame the event
 	// JSON, for build_connection Zoom's explanation. Zoom sends it as a JSON
 	// string; an object sent in its place is kept as its raw JSON text.
-	Content string
+	Content []byte
 	Header  json.RawMessage
 }
 
@@ -72,7 +72,7 @@ func fieldName(te *json.UnmarshalTypeError) string {
 }
 
 // ParseFrame decodes a frame's envelope. It does not look inside a message
-// frame's content; Frame.Event does.
+// frame's content; Frame.Event does. The Frame does not alias data.
 func ParseFrame(data []byte) (Frame, error) {
 	const where = "frame"
 	if len(bytes.TrimSpace(data)) == 0 {
@@ -81,61 +81,62 @@ func ParseFrame(data []byte) (Frame, error) {
 	if !utf8.Valid(data) {
 		return Frame{}, &DecodeError{Where: where, Offset: invalidUTF8Offset(data), Err: errors.New("invalid UTF-8")}
 	}
-	root, err := parseObject(where, string(data))
-	if err != nil {
+	if err := validObject(where, data); err != nil {
 		return Frame{}, err
 	}
 	var f Frame
+	var err error
 	haveModule := false
-	root.ForEach(func(k, v gjson.Result) bool {
-		switch k.Str {
-		case "module":
-			if v.Type != gjson.String {
+	scanObject(data, func(k, v []byte) bool {
+		switch {
+		case keyIs(k, "module"):
+			if v[0] != '"' {
 				err = fieldError(where, "module", v, "a string")
+				return false
 			}
-			f.Module, haveModule = v.Str, true
-		case "success":
-			if v.Type != gjson.True && v.Type != gjson.False {
+			f.Module, haveModule = string(unquote(v)), true
+		case keyIs(k, "success"):
+			if v[0] != 't' && v[0] != 'f' {
 				err = fieldError(where, "success", v, "a boolean")
 			}
-			f.Success = v.Type == gjson.True
-		case "content":
-			switch {
-			case v.Type == gjson.String:
-				f.Content = v.Str
-			case v.IsObject():
-				f.Content = v.Raw
-			case v.Type == gjson.Null:
+			f.Success = v[0] == 't'
+		case keyIs(k, "content"):
+			switch v[0] {
+			case '"':
+				f.Content = unquote(v)
+			case '{':
+				f.Content = bytes.Clone(v)
+			case 'n':
+				f.Content = nil
 			default:
 				err = fieldError(where, "content", v, "a string or an object")
 			}
-		case "header":
-			f.Header = json.RawMessage(v.Raw)
+		case keyIs(k, "header"):
+			f.Header = json.RawMessage(bytes.Clone(v))
 		}
 		return err == nil
 	})
 	if err == nil && !haveModule {
-		err = fieldError(where, "module", gjson.Result{}, "a string")
+		err = fieldError(where, "module", nil, "a string")
 	}
 	return f, err
 }
 
-// parseObject validates s as one JSON object. The error of an invalid one
-// comes from encoding/json, which says what and where.
-func parseObject(where, s string) (gjson.Result, error) {
-	if !gjson.Valid(s) {
+// validObject requires data to be one valid JSON object. The error for
+// invalid JSON comes from encoding/json, which says what and where.
+func validObject(where string, data []byte) error {
+	if !gjson.ValidBytes(data) {
 		var v any
-		err := json.Unmarshal([]byte(s), &v)
+		err := json.Unmarshal(data, &v)
 		if err == nil {
 			err = errors.New("invalid JSON")
 		}
-		return gjson.Result{}, decodeError(where, err)
+		return decodeError(where, err)
 	}
-	root := gjson.Parse(s)
-	if !root.IsObject() {
-		return root, &DecodeError{Where: where, Offset: -1, Err: &fieldErr{got: describe(root.Raw), want: "an object"}}
+	if data[skipSpace(data, 0)] != '{' {
+		return &DecodeError{Where: where, Offset: -1, Err: &fieldErr{got: describe(data), want: "an object"}}
 	}
-	return root, nil
+	return nil
 }
 
 func invalidUTF8Offset(b []byte) int64 {

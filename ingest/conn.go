@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -202,7 +203,7 @@ func (s *subscription) connect(ctx context.Context) connResult {
 	f, err := events.ParseFrame(first)
 	if err != nil || f.Module != events.ModuleBuildConnection || !f.Success {
 		s.tokens.Invalidate(tok.AccessToken)
-		content := f.Content
+		content := string(f.Content)
 		if err != nil {
 			content = err.Error()
 		}
@@ -216,14 +217,22 @@ func (s *subscription) connect(ctx context.Context) connResult {
 	// refreshes tokens early, so a reconnect after such a close finds a
 	// fresh one cached. Closing on our own before expiry would open a gap
 	// where Zoom might have kept sending.
+	// One buffer for every frame of the connection: Handle keeps nothing
+	// of a frame, and io.ReadAll's growing would cost more than decoding.
+	var buf bytes.Buffer
+	buf.Grow(16 << 10)
 	for {
-		_, data, err := ws.Read(cctx)
+		_, r, err := ws.Reader(cctx)
+		if err == nil {
+			buf.Reset()
+			_, err = buf.ReadFrom(r)
+		}
 		now := time.Now()
 		if err != nil {
 			return s.ended(ctx, err, true, &silent)
 		}
 		last.Store(now.UnixNano())
-		s.handle(s.cfg.Name, data, now)
+		s.handle(s.cfg.Name, buf.Bytes(), now)
 	}
 }
 

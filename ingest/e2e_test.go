@@ -25,7 +25,7 @@ import (
 
 // env is one end-to-end setup: the simulator, a NATS server, and ingesters.
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	sim  *sim.Server
 	ns   *server.Server
 	nc   *nats.Conn // the test's own connection, as a CTI adapter's
@@ -49,13 +49,13 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func timeout(t *testing.T, d time.Duration) context.Context {
+func timeout(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +64,7 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-func startNATS(t *testing.T, port int, dir string) *server.Server {
+func startNATS(t testing.TB, port int, dir string) *server.Server {
 	t.Helper()
 	s, err := ingest.StartEmbedded(config.Embedded{Listen: fmt.Sprintf("127.0.0.1:%d", port), StoreDir: dir})
 	if err != nil {
@@ -73,7 +73,7 @@ func startNATS(t *testing.T, port int, dir string) *server.Server {
 	return s
 }
 
-func newEnv(t *testing.T, opts sim.Options) *env {
+func newEnv(t testing.TB, opts sim.Options) *env {
 	t.Helper()
 	s := sim.New(opts)
 	if err := s.Start("127.0.0.1:0"); err != nil {

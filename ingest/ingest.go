@@ -4,6 +4,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -50,6 +51,8 @@ type Ingester struct {
 
 	stopPublisher context.CancelFunc
 	pubDone       chan struct{}
+
+	order sync.Mutex // journal and de-duplication in one order
 }
 
 // New prepares an ingester publishing on nc. With a stream configured it
@@ -193,41 +196,60 @@ const (
 	Dropped                  // lost: the buffer was full
 )
 
-// Handle takes one frame as received on the named subscription: journal,
-// decode, de-duplicate and buffer it for NATS. Nothing here blocks on NATS.
+// Handle takes one frame as received on the named subscription: decode it,
+// journal it, de-duplicate it and buffer it for NATS. Nothing here blocks on
+// NATS. Handle does not keep frame.
 func (in *Ingester) Handle(sub string, frame []byte, received time.Time) Outcome {
+	msg, out := in.decode(sub, frame, received)
+	// Journal and keep in one order, so that a replay of the journal makes
+	// the same de-duplication choices as the live run did.
+	in.order.Lock()
+	defer in.order.Unlock()
 	if in.capture != nil {
 		if err := in.capture.Write(received, sub, frame); err != nil {
 			in.log.Error().Err(err).Msg("capture failed")
 		}
 	}
+	if msg == nil {
+		return out
+	}
+	kept := in.keep(msg, received)
+	if kept == Published {
+		return out
+	}
+	return kept
+}
+
+// decode turns a frame into its message: the event's, or the invalid
+// subject's. It returns a nil message for frames that publish nothing.
+func (in *Ingester) decode(sub string, frame []byte, received time.Time) (*nats.Msg, Outcome) {
 	f, err := events.ParseFrame(frame)
 	if err != nil {
 		in.m.frames.WithLabelValues(sub, "invalid").Inc()
-		return in.invalid(sub, frame, received, err)
+		return in.invalid(sub, frame, err), Invalid
 	}
-	in.m.frames.WithLabelValues(sub, f.Module).Inc()
+	in.m.counter(in.m.frames, sub, f.Module).Inc()
 	switch f.Module {
 	case events.ModuleHeartbeat, events.ModuleBuildConnection:
-		return Control
+		return nil, Control
 	case events.ModuleMessage:
 	default:
-		return in.invalid(sub, frame, received, fmt.Errorf("events: frame: unexpected module %q", f.Module))
+		return in.invalid(sub, frame, fmt.Errorf("events: frame: unexpected module %q", f.Module)), Invalid
 	}
 	ev, err := f.Event()
 	if err != nil {
-		return in.invalid(sub, frame, received, err)
+		return in.invalid(sub, frame, err), Invalid
 	}
 	msg, err := ev.Message(in.cfg.NATS.SubjectPrefix, sub, received)
 	if err != nil {
-		return in.invalid(sub, frame, received, err)
+		return in.invalid(sub, frame, err), Invalid
 	}
-	in.m.events.WithLabelValues(sub, ev.Name).Inc()
+	in.m.counter(in.m.events, sub, ev.Name).Inc()
 	if !ev.Known() {
 		in.m.unknown.WithLabelValues(sub).Inc()
 	}
-	in.m.deliveryLag.WithLabelValues(sub).Observe(received.Sub(time.UnixMilli(ev.TS)).Seconds())
-	return in.keep(msg, received)
+	in.m.lag(sub).Observe(received.Sub(time.UnixMilli(ev.TS)).Seconds())
+	return msg, Published
 }
 
 // keep buffers msg unless another subscription's copy was kept already.
@@ -247,18 +269,14 @@ func (in *Ingester) keep(msg *nats.Msg, received time.Time) Outcome {
 	return out
 }
 
-func (in *Ingester) invalid(sub string, frame []byte, received time.Time, err error) Outcome {
+func (in *Ingester) invalid(sub string, frame []byte, err error) *nats.Msg {
 	in.m.invalid.WithLabelValues(sub).Inc()
 	reason := err.Error()
 	if in.tokens != nil {
 		reason = in.tokens.Redact(reason)
 	}
 	in.log.Warn().Str("subscription", sub).Str("error", reason).Int("bytes", len(frame)).Msg("invalid frame; published to the invalid subject")
-	out := in.keep(events.InvalidMessage(in.cfg.NATS.SubjectPrefix, sub, frame, reason), received)
-	if out == Published {
-		return Invalid
-	}
-	return out
+	return events.InvalidMessage(in.cfg.NATS.SubjectPrefix, sub, bytes.Clone(frame), reason)
 }
 
 // enqueue never blocks: a full buffer drops the event, counted and logged.

@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -18,10 +20,44 @@ type metrics struct {
 	connected    *prometheus.GaugeVec     // subscription
 	publishLat   prometheus.Histogram     // received to acknowledged
 	deliveryLag  *prometheus.HistogramVec // subscription: received_at - event_ts
+
+	// Children by label values, so that the per-frame path does not hash
+	// its labels through the vectors on every frame.
+	mu       sync.RWMutex
+	children map[labels]any // prometheus.Counter or prometheus.Observer
+}
+
+type labels struct{ vec, a, b string }
+
+func (m *metrics) child(key labels, make func() any) any {
+	m.mu.RLock()
+	c, ok := m.children[key]
+	m.mu.RUnlock()
+	if ok {
+		return c
+	}
+	c = make()
+	m.mu.Lock()
+	m.children[key] = c
+	m.mu.Unlock()
+	return c
+}
+
+func (m *metrics) counter(vec *prometheus.CounterVec, a, b string) prometheus.Counter {
+	name := "frames"
+	if vec == m.events {
+		name = "events"
+	}
+	return m.child(labels{name, a, b}, func() any { return vec.WithLabelValues(a, b) }).(prometheus.Counter)
+}
+
+func (m *metrics) lag(sub string) prometheus.Observer {
+	return m.child(labels{"lag", sub, ""}, func() any { return m.deliveryLag.WithLabelValues(sub) }).(prometheus.Observer)
 }
 
 func newMetrics(reg prometheus.Registerer, bufferDepth func() float64) *metrics {
 	m := &metrics{
+		children:     map[labels]any{},
 		frames:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zccingest_frames_total", Help: "Frames received, by subscription and module."}, []string{"subscription", "module"}),
 		events:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zccingest_events_total", Help: "Events decoded, by subscription and event name."}, []string{"subscription", "event"}),
 		invalid:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zccingest_invalid_frames_total", Help: "Frames that could not be decoded, published to the invalid subject."}, []string{"subscription"}),

@@ -1,0 +1,51 @@
+package ingest_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/zccingest/zccingest/test/sim"
+)
+
+// BenchmarkIngest runs frames from the simulator through a real connection,
+// the decode and the publisher into core NATS and JetStream, and counts
+// them at a consumer. Its profile is the hot path's.
+func BenchmarkIngest(b *testing.B) {
+	for _, stream := range []string{"", "ZOOM_EVENTS"} {
+		b.Run(fmt.Sprintf("stream=%q", stream), func(b *testing.B) {
+			e := newEnv(b, sim.Options{Subscriptions: []string{"a"}})
+			var got atomic.Int64
+			done := make(chan struct{}, 1)
+			sub, _ := e.nc.Subscribe("zoom.>", func(*nats.Msg) {
+				if got.Add(1) == int64(b.N) {
+					done <- struct{}{}
+				}
+			})
+			sub.SetPendingLimits(-1, -1)
+			e.nc.Flush()
+			_, stop := e.run(e.configFor(stream, "25s", "a"))
+			defer stop()
+			frames := make([][]byte, b.N)
+			for i := range frames {
+				ev := fmt.Appendf(nil, `{"event":"contact_center.engagement_user_answered","event_ts":%d,"payload":{"account_id":"D8cJuqWVQ623CI4Q8yQK0Q","object":{"engagement_id":"eng-%09d","engagement_direction":"inbound","channel":"voice","date_time_ms":"2022-02-15T09:27:15.987Z","flow_id":"ZWWC0A840C726C2CE3ACF01041CB8CFD8B9","flow_name":"My Flow","cc_queue_id":"xqJE_cgERLyAJHYYL5LLeg","queue_name":"My Queue","consumer_number":"+18005550100","user_id":"IGTRVt3gQ2i-WjoUIjeZxw","user_display_name":"John Doe","flow_number":"+18005550101","consumer_id":"szCyubr_aQhieHNWYbAGMYg","consumer_display_name":"Jane Smith"}}}`, time.Now().UnixMilli(), i)
+				frames[i] = sim.MessageFrame(ev)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for _, f := range frames {
+				e.sim.Send(context.Background(), "a", f)
+			}
+			select {
+			case <-done:
+			case <-time.After(time.Minute):
+				b.Fatalf("%d of %d events arrived", got.Load(), b.N)
+			}
+			b.StopTimer()
+		})
+	}
+}
