@@ -217,6 +217,7 @@ func (s *subscription) connect(ctx context.Context) connResult {
 	// refreshes tokens early, so a reconnect after such a close finds a
 	// fresh one cached. Closing on our own before expiry would open a gap
 	// where Zoom might have kept sending.
+	//
 	// One buffer for every frame of the connection: Handle keeps nothing
 	// of a frame, and io.ReadAll's growing would cost more than decoding.
 	var buf bytes.Buffer
@@ -249,11 +250,11 @@ func (s *subscription) ended(ctx context.Context, err error, built bool, silent 
 	}
 }
 
-// redacted is an error whose text has had its secrets removed.
+// redacted is an error whose text has had its secrets removed. It does not
+// unwrap: the error under it quotes the URL, token and all.
 type redacted struct {
 	msg string
 	err error
 }
 
 func (r redacted) Error() string { return r.msg }
-func (r redacted) Unwrap() error { return r.err }

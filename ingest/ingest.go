@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -222,7 +223,15 @@ func (in *Ingester) Handle(sub string, frame []byte, received time.Time) Outcome
 
 // decode turns a frame into its message: the event's, or the invalid
 // subject's. It returns a nil message for frames that publish nothing.
-func (in *Ingester) decode(sub string, frame []byte, received time.Time) (*nats.Msg, Outcome) {
+func (in *Ingester) decode(sub string, frame []byte, received time.Time) (msg *nats.Msg, out Outcome) {
+	defer func() {
+		// A decoder bug on some frame must not take every subscription
+		// down with it: the frame goes to the invalid subject instead.
+		if r := recover(); r != nil {
+			in.log.Error().Str("subscription", sub).Interface("panic", r).Bytes("stack", debug.Stack()).Msg("decoder panic")
+			msg, out = in.invalid(sub, frame, fmt.Errorf("ingest: decoder panic: %v", r)), Invalid
+		}
+	}()
 	f, err := events.ParseFrame(frame)
 	if err != nil {
 		in.m.frames.WithLabelValues(sub, "invalid").Inc()
@@ -240,7 +249,7 @@ func (in *Ingester) decode(sub string, frame []byte, received time.Time) (*nats.
 	if err != nil {
 		return in.invalid(sub, frame, err), Invalid
 	}
-	msg, err := ev.Message(in.cfg.NATS.SubjectPrefix, sub, received)
+	msg, err = ev.Message(in.cfg.NATS.SubjectPrefix, sub, received)
 	if err != nil {
 		return in.invalid(sub, frame, err), Invalid
 	}

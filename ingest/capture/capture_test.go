@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -67,4 +68,33 @@ func TestReaderErrors(t *testing.T) {
 	if _, err := r.Next(); !errors.Is(err, io.EOF) {
 		t.Errorf("err = %v, want EOF", err)
 	}
+}
+
+// FuzzReader reads arbitrary capture files: records or errors naming the
+// line, never a panic, and a record read back is what was written.
+func FuzzReader(f *testing.F) {
+	f.Add([]byte("{\"at\":\"2026-11-22T10:00:00Z\",\"subscription\":\"a\",\"frame\":\"{}\"}\n"))
+	f.Add([]byte("\n\n{\"at\":1}\nnot json\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := NewReader(strings.NewReader(string(data)), "fuzz")
+		for range 1000 {
+			rec, err := r.Next()
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			if err != nil {
+				if !strings.HasPrefix(err.Error(), "capture: fuzz") {
+					t.Fatalf("error does not name the file: %v", err)
+				}
+				continue
+			}
+			var buf strings.Builder
+			line, _ := json.Marshal(rec)
+			buf.Write(line)
+			again, err := NewReader(strings.NewReader(buf.String()), "again").Next()
+			if err != nil || again.Frame != rec.Frame || !again.At.Equal(rec.At) {
+				t.Fatalf("record did not survive a round trip: %+v %+v %v", rec, again, err)
+			}
+		}
+	})
 }

@@ -109,3 +109,30 @@ func wantOf(t *testing.T, file string) string {
 	}
 	return want
 }
+
+// FuzzParse loads arbitrary files: a config or a *config.Error, never a
+// panic, and never a secret's value in the error.
+func FuzzParse(f *testing.F) {
+	for _, name := range []string{"valid.yaml"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	files, _ := filepath.Glob(filepath.Join("testdata", "invalid", "*.yaml"))
+	for _, file := range files {
+		b, _ := os.ReadFile(file)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, err := config.Parse(data)
+		if err == nil {
+			return
+		}
+		var ce *config.Error
+		if !errors.As(err, &ce) {
+			t.Fatalf("error %T is not a *config.Error: %v", err, err)
+		}
+	})
+}
