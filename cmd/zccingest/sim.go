@@ -33,6 +33,10 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	hbTimeout := fs.Duration("heartbeat-timeout", 0, "close a connection that sent no heartbeat for this long (0: never)")
 	kick := fs.Bool("kick-second-connection", false, "a new connection on a subscription closes the older one")
 	closeCode := fs.Int("close-code", 1000, "WebSocket close `code` used when the simulator closes a connection")
+	tokenFailure := fs.String("token-failure", "", "make the token endpoint fail: invalid_client, invalid_request (no such account) or server_error (503)")
+	tokenDelay := fs.Duration("token-delay", 0, "answer token requests this much later")
+	refreshToken := fs.String("refresh-token", "", "OAuth-app mode: the refresh token accepted first (rotated on every refresh)")
+	authCode := fs.String("auth-code", "", "OAuth-app mode: the authorization code accepted once")
 	malformedEvery := fs.Int("malformed-every", 0, "send a malformed frame after every `n` events (0: never)")
 	if done, rc := parseFlags(fs, args, stderr); done {
 		return rc
@@ -42,7 +46,16 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Subscriptions: strings.Split(*subs, ","), TokenLifetime: *lifetime,
 		CloseOnTokenExpiry: *closeOnExpiry, HeartbeatTimeout: *hbTimeout,
 		KickOnSecondConnection: *kick, CloseCode: websocket.StatusCode(*closeCode),
+		RefreshToken: *refreshToken, AuthCode: *authCode,
 	})
+	switch *tokenFailure {
+	case sim.FailNone, sim.FailInvalidClient, sim.FailNoAccount, sim.FailServer:
+		s.SetTokenFailure(*tokenFailure)
+	default:
+		fmt.Fprintf(stderr, "zccingest sim: -token-failure %q is not one of invalid_client, invalid_request, server_error\n", *tokenFailure)
+		return exitConfig
+	}
+	s.SetTokenDelay(*tokenDelay)
 	if err := s.Start(*listen); err != nil {
 		fmt.Fprintf(stderr, "zccingest sim: %v\n", err)
 		return exitFail

@@ -81,20 +81,35 @@ func TestReplayEqualsLive(t *testing.T) {
 	liveStore, capDir := filepath.Join(dir, "live"), filepath.Join(dir, "capture")
 	o := s.Options()
 	cfgPath := filepath.Join(dir, "run.yaml")
+	natsPort := freePort(t)
 	os.WriteFile(cfgPath, fmt.Appendf(nil, `zoom: {account_id: %s, client_id: %s, client_secret: %s, token_url: %q, websocket_url: %q}
 subscriptions: [{name: ris-a, id: s1}, {name: ris-b, id: s2}]
 nats: {embedded: {listen: "127.0.0.1:%d", store_dir: %q}}
 capture: {dir: %q}
 http: {listen: "off"}
-`, o.AccountID, o.ClientID, o.ClientSecret, s.TokenURL(), s.WebSocketURL(), freePort(t), liveStore, capDir), 0o600)
+`, o.AccountID, o.ClientID, o.ClientSecret, s.TokenURL(), s.WebSocketURL(), natsPort, liveStore, capDir), 0o600)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)
-	go func() { done <- run(ctx, []string{"run", "--config", cfgPath}, io.Discard, io.Discard) }()
+	var logs strings.Builder // read only after run returns
+	go func() { done <- run(ctx, []string{"run", "--config", cfgPath}, io.Discard, &logs) }()
 	for _, sub := range o.Subscriptions {
 		if err := s.WaitBuilds(testCtx(t, 10*time.Second), sub, 1); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// A CTI adapter on the embedded server sees when everything is in.
+	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", natsPort), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	in := make(chan *nats.Msg, 200)
+	if _, err := nc.ChanSubscribe("zoom.>", in); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.FlushTimeout(10 * time.Second); err != nil {
+		t.Fatal(err)
 	}
 	g := sim.NewGenerator(3, o.AccountID, 5)
 	for range 60 {
@@ -102,9 +117,24 @@ http: {listen: "off"}
 		s.SendEvent(testCtx(t, 5*time.Second), ev)
 	}
 	s.Send(testCtx(t, 5*time.Second), "s1", []byte("{broken")) // and an invalid frame
+	for range 61 {
+		select {
+		case <-in:
+		case <-testCtx(t, 20*time.Second).Done():
+			t.Fatal("the live run did not publish 61 messages")
+		}
+	}
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("run exited %d", code)
+	}
+	for _, secret := range []string{"sim-access-", o.ClientSecret} {
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("run's logs hold a secret (%q)", secret)
+		}
+	}
+	if !strings.Contains(logs.String(), `"state":"connected"`) {
+		t.Errorf("run logged no connection:\n%s", logs.String())
 	}
 	live := streamMessages(t, liveStore)
 	if len(live) != 61 {
@@ -124,7 +154,12 @@ http: {listen: "off"}
 	if code != 0 {
 		t.Fatalf("replay exited %d", code)
 	}
-	for _, want := range []string{"engagement", "invalid    1", "duplicates 60"} {
+	captured := 0
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		captured += strings.Count(string(b), "\n")
+	}
+	for _, want := range []string{fmt.Sprintf("frames     %d ", captured), "engagement", "invalid    1", "control    2 "} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, out.String())
 		}
@@ -221,7 +256,7 @@ func TestDemo(t *testing.T) {
 	}
 	cmd := exec.CommandContext(testCtx(t, 2*time.Minute), "make", "-s", "demo")
 	cmd.Dir = filepath.Join("..", "..")
-	cmd.Env = append(os.Environ(), "DEMO_SECONDS=5", "ZCC_BIN="+bin,
+	cmd.Env = append(os.Environ(), "DEMO_SECONDS=8", "ZCC_BIN="+bin,
 		fmt.Sprintf("ZCC_DEMO_SIM_PORT=%d", freePort(t)), fmt.Sprintf("ZCC_DEMO_NATS_PORT=%d", freePort(t)), fmt.Sprintf("ZCC_DEMO_HTTP_PORT=%d", freePort(t)))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -229,7 +264,46 @@ func TestDemo(t *testing.T) {
 	}
 	for _, want := range []string{"tailing zoom.>", "contact_center.user_login", "contact_center.engagement_started engagement="} {
 		if !strings.Contains(string(out), want) {
-			t.Errorf("demo output lacks %q:\n%s", want, out)
+			runLog, _ := os.ReadFile(filepath.Join("..", "..", "data", "demo", "run.log"))
+			simLog, _ := os.ReadFile(filepath.Join("..", "..", "data", "demo", "sim.log"))
+			t.Errorf("demo output lacks %q:\n%s\nrun.log:\n%s\nsim.log:\n%s", want, out, runLog, simLog)
 		}
+	}
+}
+
+// OAuth-app mode end to end: token exchange stores the refresh token, and
+// check then runs on refresh tokens, each one rotated and stored.
+func TestOAuthAppMode(t *testing.T) {
+	s := sim.New(sim.Options{AuthCode: "the-code"})
+	if err := s.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	o := s.Options()
+	dir := t.TempDir()
+	rt := filepath.Join(dir, "state", "refresh-token")
+	path := filepath.Join(dir, "c.yaml")
+	os.WriteFile(path, fmt.Appendf(nil, "zoom: {oauth_app: {client_id: %s, client_secret: %s, refresh_token_file: %q}, token_url: %q, websocket_url: %q}\nsubscriptions: [{name: ris-a, id: %s}]\n",
+		o.ClientID, o.ClientSecret, rt, s.TokenURL(), s.WebSocketURL(), o.Subscriptions[0]), 0o600)
+
+	code, out, errs := runCmd(t, "token", "exchange", "--config", path, "--code", "the-code", "--redirect-uri", "https://example.com/cb")
+	if code != exitOK || !strings.Contains(out, "refresh token stored in "+rt) {
+		t.Fatalf("token exchange: %d %q %q", code, out, errs)
+	}
+	stored, _ := os.ReadFile(rt)
+	if strings.TrimSpace(string(stored)) != s.CurrentRefreshToken() {
+		t.Fatalf("stored %q, the simulator expects %q", stored, s.CurrentRefreshToken())
+	}
+	if code, out, _ := runCmd(t, "check", "--config", path); code != exitOK || !strings.Contains(out, "all good") {
+		t.Errorf("check in OAuth-app mode: %d\n%s", code, out)
+	}
+	again, _ := os.ReadFile(rt)
+	if string(again) == string(stored) || strings.TrimSpace(string(again)) != s.CurrentRefreshToken() {
+		t.Errorf("the rotated refresh token was not stored")
+	}
+	// A spent code fails, naming Zoom's reason, without quoting the code.
+	code, _, errs = runCmd(t, "token", "exchange", "--config", path, "--code", "the-code", "--redirect-uri", "https://example.com/cb")
+	if code != exitFail || !strings.Contains(errs, "Invalid Token!") || strings.Contains(errs, "the-code") {
+		t.Errorf("spent code: %d %q", code, errs)
 	}
 }

@@ -93,6 +93,7 @@ type Server struct {
 	heartbeats map[string][]time.Time
 	gaps       []Gap
 	tokenReqs  int
+	codeUsed   bool
 }
 
 type conn struct {
@@ -284,8 +285,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	case "refresh_token", "authorization_code":
 		s.mu.Lock()
 		okGrant := (r.PostForm.Get("grant_type") == "refresh_token" && s.refresh != "" && r.PostForm.Get("refresh_token") == s.refresh) ||
-			(r.PostForm.Get("grant_type") == "authorization_code" && s.opts.AuthCode != "" && r.PostForm.Get("code") == s.opts.AuthCode)
+			(r.PostForm.Get("grant_type") == "authorization_code" && s.opts.AuthCode != "" && !s.codeUsed && r.PostForm.Get("code") == s.opts.AuthCode)
 		if okGrant {
+			s.codeUsed = s.codeUsed || r.PostForm.Get("grant_type") == "authorization_code"
 			s.tokenSeq++
 			s.refresh = "sim-refresh-" + strconv.Itoa(s.tokenSeq) + "-" + randomID()
 			resp["refresh_token"] = s.refresh

@@ -288,13 +288,14 @@ func TestSilentHalfOpen(t *testing.T) {
 	if n := s.SendEvent(ctxT(t), []byte(`{}`)); n != 0 {
 		t.Errorf("a silent subscription delivered %d", n)
 	}
+	if !s.Connected("simsub1") {
+		t.Errorf("half-open connection was closed")
+	}
+	// Nothing arrives (the timed-out read then closes the client's side).
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	if _, b, err := c.Read(ctx); err == nil {
 		t.Errorf("a silent subscription sent %q", b)
-	}
-	if !s.Connected("simsub1") {
-		t.Errorf("half-open connection was closed")
 	}
 }
 
@@ -384,5 +385,15 @@ func TestPlayRate(t *testing.T) {
 	}
 	if _, err := s.PlayReplay(ctxT(t), NewReplay("does-not-exist"), 0); err == nil {
 		t.Errorf("replaying a missing file: no error")
+	}
+}
+
+func TestTokenDelay(t *testing.T) {
+	s := start(t, Options{})
+	s.SetTokenDelay(300 * time.Millisecond)
+	t0 := time.Now()
+	token(t, s)
+	if d := time.Since(t0); d < 300*time.Millisecond {
+		t.Errorf("token answered after %s, want at least the 300ms delay", d)
 	}
 }
