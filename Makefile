@@ -14,6 +14,11 @@ test:
 	$(GO) test -race -count=1 $(PKGS)
 
 # Micro-benchmarks, then the end-to-end load run against the real binary.
+# Formatting: CI fails on any file gofmt would change.
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 	$(GO) run ./test/load -bin $(BIN)
