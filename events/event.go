@@ -183,7 +183,7 @@ func (e *Event) Key() string {
 	return hex.EncodeToString(sum[:16])
 }
 
-var keyPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+var keyPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // FrameKey is the de-duplication key of a frame that could not be decoded:
 // a digest of its bytes, so that a 1+1 pair's two copies of the same bad
@@ -194,27 +194,21 @@ func FrameKey(frame []byte) string {
 }
 
 // appendCompact appends valid JSON without the white space between tokens,
-// so that the key does not depend on how the JSON was laid out. Runs of
-// plain bytes are copied whole.
-func appendCompact(dst []byte, raw []byte) []byte {
-	inString := false
+// so that the key does not depend on how the JSON was laid out. Strings are
+// skipped whole; compact JSON, Zoom's, is appended in one piece.
+func appendCompact(dst, raw []byte) []byte {
 	start := 0
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		if !special[c] {
-			continue
-		}
-		switch {
-		case c == '\\':
-			i++ // only inside strings in valid JSON: skip the escaped byte
-		case c == '"':
-			inString = !inString
-		case !inString: // white space between tokens
+	for i := 0; i < len(raw); {
+		switch raw[i] {
+		case '"':
+			i = endOfString(raw, i)
+		case ' ', '\t', '\n', '\r':
 			dst = append(dst, raw[start:i]...)
-			start = i + 1
+			i = skipSpace(raw, i)
+			start = i
+		default:
+			i++
 		}
 	}
 	return append(dst, raw[start:]...)
 }
-
-var special = [256]bool{'"': true, '\\': true, ' ': true, '\t': true, '\n': true, '\r': true}

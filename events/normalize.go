@@ -122,13 +122,13 @@ func (e *Event) appendBody(b []byte, key, ts, subscription string, receivedAt ti
 	b = append(b, `{"id":"`...)
 	b = append(b, key...)
 	b = append(b, `","event":`...)
-	b = gjson.AppendJSONString(b, e.Name)
+	b = appendString(b, e.Name)
 	b = append(b, `,"event_ts":`...)
 	b = append(b, ts...)
 	b = append(b, `,"account_id":`...)
-	b = gjson.AppendJSONString(b, e.AccountID)
+	b = appendString(b, e.AccountID)
 	b = append(b, `,"subscription":`...)
-	b = gjson.AppendJSONString(b, subscription)
+	b = appendString(b, subscription)
 	b = append(b, `,"received_at":"`...)
 	b = receivedAt.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","object":`...)
@@ -170,4 +170,17 @@ func InvalidMessage(prefix, subscription string, frame []byte, reason string) *n
 		},
 		Data: frame,
 	}
+}
+
+// appendString appends s as a JSON string. Names and ids need no escaping;
+// anything else goes through gjson's encoder.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' {
+			return gjson.AppendJSONString(b, s)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
