@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -83,5 +85,39 @@ func TestCheckAgainstSimulator(t *testing.T) {
 	code, out, _ = runCmd(t, "check", "--config", path)
 	if code != exitFail || !strings.Contains(out, "Invalid client_id or client_secret") || strings.Contains(out, "wrong-secret-value") {
 		t.Errorf("check, bad secret: exit %d\n%s", code, out)
+	}
+}
+
+func TestSimCommand(t *testing.T) {
+	code, _, errs := runCmd(t, "sim", "-h")
+	if code != exitOK {
+		t.Errorf("sim -h: exit %d", code)
+	}
+	for _, flag := range []string{"-listen", "-subscriptions", "-source", "-replay", "-speed", "-rate", "-events", "-token-lifetime",
+		"-close-on-token-expiry", "-heartbeat-timeout", "-kick-second-connection", "-close-code", "-malformed-every", "-token-failure", "-token-delay"} {
+		if !strings.Contains(errs, flag) {
+			t.Errorf("sim -h does not document %s", flag)
+		}
+	}
+	// With no flags but a free port: it prints what a client needs, and
+	// stops on interrupt.
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan int)
+	go func() { done <- run(ctx, []string{"sim", "-listen", "127.0.0.1:0"}, pw, io.Discard) }()
+	var banner strings.Builder
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() && !strings.Contains(sc.Text(), "subscriptions:") {
+		banner.WriteString(sc.Text() + "\n")
+	}
+	go io.Copy(io.Discard, pr)
+	for _, want := range []string{"token_url:     http://127.0.0.1:", "websocket_url: ws://127.0.0.1:", "client_id:     sim-client-id", "client_secret: sim-client-secret"} {
+		if !strings.Contains(banner.String(), want) {
+			t.Errorf("banner lacks %q:\n%s", want, banner.String())
+		}
+	}
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Errorf("sim exited %d", code)
 	}
 }
