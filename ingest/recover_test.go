@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/zccingest/zccingest/ingest"
+	"github.com/zccingest/zccingest/session"
 	"github.com/zccingest/zccingest/test/sim"
 )
 
@@ -60,15 +61,31 @@ func TestRecovery(t *testing.T) {
 			e.sim.SetSilent("a", false)
 		}},
 		{"second connection kicks the first", sim.Options{KickOnSecondConnection: true}, "25s", func(t *testing.T, e *env) {
-			// Another client (a misconfigured second node) opens the subscription.
-			tok := e.sim.Options()
-			_ = tok
-			u := e.sim.WebSocketURL() + "?subscriptionId=a&access_token=x"
-			c, _, err := websocket.Dial(timeout(t, 5*time.Second), u, nil)
-			if err == nil {
-				c.CloseNow()
+			// Another client (a misconfigured second node) opens the
+			// subscription with a good token: the simulator closes the
+			// ingester's connection, and the ingester's reconnect in turn
+			// closes the intruder's.
+			o := e.sim.Options()
+			tok, err := session.NewServerToServer(session.ServerToServer{
+				AccountID: o.AccountID, ClientID: o.ClientID, ClientSecret: o.ClientSecret, TokenURL: e.sim.TokenURL(),
+			}, session.Options{}).Token(timeout(t, 5*time.Second))
+			if err != nil {
+				t.Fatal(err)
 			}
-			e.sim.CloseConnections("a", 4000, "another connection opened on this subscription")
+			u, _ := ingest.URL(e.sim.WebSocketURL(), "a", tok.AccessToken)
+			c, _, err := websocket.Dial(timeout(t, 5*time.Second), u, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.CloseNow()
+			for { // the intruder reads until it is kicked out
+				if _, _, err := c.Read(timeout(t, 10*time.Second)); err != nil {
+					if websocket.CloseStatus(err) == -1 {
+						t.Errorf("intruder's connection ended with %v, want a close frame", err)
+					}
+					break
+				}
+			}
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
