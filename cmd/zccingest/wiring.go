@@ -29,8 +29,12 @@ func loadConfig(path string, stderr io.Writer) (*config.Config, int) {
 }
 
 func newLogger(c config.Log, w io.Writer) zerolog.Logger {
+	// Every subscription logs from its own goroutine; run's writer need
+	// not be safe for concurrent use.
+	out := w
+	w = zerolog.SyncWriter(w)
 	if c.Format == "console" {
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000", NoColor: !isTerminal(w)}
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000", NoColor: !isTerminal(out)}
 	}
 	level, err := zerolog.ParseLevel(c.Level)
 	if err != nil {
