@@ -64,7 +64,7 @@ func New(ctx context.Context, cfg *config.Config, nc *nats.Conn, tokens *session
 		cfg: cfg, nc: nc, tokens: tokens, log: log,
 		reg:   prometheus.NewRegistry(),
 		queue: make(chan item, cfg.NATS.BufferEvents),
-		seen:  newSeen(cfg.NATS.DuplicateWindow.D()),
+		seen:  newSeen(min(cfg.NATS.DuplicateWindow.D(), inProcessWindow)),
 	}
 	in.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	in.m = newMetrics(in.reg, func() float64 { return float64(len(in.queue)) })

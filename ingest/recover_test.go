@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -266,5 +267,27 @@ func TestShutdownUnderLoad(t *testing.T) {
 	// round trip. Allow 50 ms of traffic at this rate.
 	if delivered-read > rate/20 {
 		t.Errorf("%d socket-accepted events lost in the close", delivered-read)
+	}
+}
+
+// NATS down at start-up is not fatal: events are read and held, and the
+// stream is created when NATS answers.
+func TestNATSDownAtStart(t *testing.T) {
+	e := newEnv(t, sim.Options{Subscriptions: []string{"a"}})
+	port, dir := freePort(t), filepath.Join(t.TempDir(), "js")
+	cfg := e.configFor("ZOOM_EVENTS", "25s", "a")
+	cfg.NATS.URL = fmt.Sprintf("nats://127.0.0.1:%d", port)
+	in, stop := e.run(cfg)
+	sendN(t, e, sim.NewExampleSource(), 50)
+	ns := startNATS(t, port, dir)
+	defer ns.Shutdown()
+	stop()
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if got := streamCount(t, nc, "ZOOM_EVENTS"); got != 50 || counter(t, in, "zccingest_events_total") != 50 {
+		t.Errorf("stream holds %d of 50 events held while NATS was down\n%s", got, e.logs.String())
 	}
 }
