@@ -218,7 +218,7 @@ func TestNATSOutage(t *testing.T) {
 }
 
 // counter returns the sum of a counter's series.
-func counter(t *testing.T, in *ingest.Ingester, name string) int {
+func counter(t testing.TB, in *ingest.Ingester, name string) int {
 	t.Helper()
 	mfs, err := in.Registry().Gather()
 	if err != nil {

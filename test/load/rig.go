@@ -271,3 +271,20 @@ func sentNS(b []byte) int64 {
 	}
 	return n
 }
+
+// streamMsgs counts the messages in the stream.
+func (r *rig) streamMsgs(ctx context.Context) (uint64, error) {
+	js, err := jetstream.New(r.nc)
+	if err != nil {
+		return 0, err
+	}
+	st, err := js.Stream(ctx, config.DefaultStream)
+	if err != nil {
+		return 0, err
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return info.State.Msgs, nil
+}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/zccingest/zccingest/test/sim"
 )
@@ -96,16 +95,11 @@ func soak(ctx context.Context, o options, w io.Writer) error {
 			delivered++
 		}
 	}
-	js, _ := jetstream.New(r.nc)
-	st, err := js.Stream(context.Background(), "ZOOM_EVENTS")
+	n, err := r.streamMsgs(context.Background())
 	if err != nil {
 		return err
 	}
-	info, err := st.Info(context.Background())
-	if err != nil {
-		return err
-	}
-	inStream := int(info.State.Msgs)
+	inStream := int(n)
 	var gapTime time.Duration
 	for _, g := range r.sim.Gaps() {
 		if !g.To.IsZero() && g.From.After(start) {
