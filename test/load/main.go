@@ -36,6 +36,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.latencyEvents, "latency-events", 5000, "events of the latency run at -latency-rate")
 	fs.Float64Var(&o.latencyRate, "latency-rate", 1000, "events per second of the latency run")
 	fs.IntVar(&o.closes, "closes", 100, "socket closes of the reconnect-gap run")
+	fs.IntVar(&o.repeat, "repeat", 3, "throughput runs per row; the table shows the median")
 	fs.DurationVar(&o.soak, "soak", 0, "run the soak test for this `long` instead of the benchmark")
 	fs.Float64Var(&o.soakRate, "soak-rate", 100, "events per second in the soak test")
 	forward := fs.Bool("forward", false, "internal: be the raw-forward baseline (reads -forward-config)")
@@ -63,7 +64,7 @@ type options struct {
 	bin                   string
 	events, latencyEvents int
 	latencyRate           float64
-	closes                int
+	closes, repeat        int
 	soak                  time.Duration
 	soakRate              float64
 	forwardConfig         string
