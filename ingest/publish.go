@@ -31,7 +31,7 @@ type publisher struct {
 	maxWait time.Duration // longest pause between retries
 }
 
-const maxBatch = 512
+const maxBatch = 2048
 
 // run publishes until the queue is closed and empty, or until stop is done
 // (the drain deadline), when what is left is counted as dropped.

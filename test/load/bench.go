@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,6 +34,9 @@ func bench(ctx context.Context, o options, w io.Writer) error {
 	for _, js := range []bool{false, true} {
 		for _, subs := range []int{1, 10} {
 			for _, fwd := range []bool{true, false} {
+				if o.only != "" && !strings.Contains(fmt.Sprintf("%s, %d sub", natsName(js), subs), o.only) {
+					continue
+				}
 				var runs []result
 				for range max(o.repeat, 1) {
 					r, err := throughput(ctx, o, rigSpec{bin: o.bin, forward: fwd, subs: subs, jetstream: js})
@@ -47,28 +51,16 @@ func bench(ctx context.Context, o options, w io.Writer) error {
 			}
 		}
 	}
+	if o.only != "" {
+		printTable(w, results)
+		return nil
+	}
 	lat, err := latency(ctx, o)
 	if err != nil {
 		return err
 	}
 	results = append(results, lat)
-	fmt.Fprintf(w, "%-44s %9s %9s %10s %8s %10s %8s %8s %8s %6s\n", "run", "events", "ev/s", "vs raw", "CPU s/M", "peak RSS", "p50", "p99", "p99.9", "lost")
-	for i, r := range results {
-		ratio := ""
-		if r.controlOf == "" && i > 0 && results[i-1].controlOf != "" {
-			ratio = fmt.Sprintf("%.2f", r.perSec/results[i-1].perSec)
-		}
-		l50, l99, l999 := "", "", ""
-		if r.hasLat {
-			l50, l99, l999 = ms(r.p50), ms(r.p99), ms(r.p999)
-		}
-		cpu := fmt.Sprintf("%.2f", r.cpuPerM.Seconds())
-		if r.hasLat {
-			cpu = "" // a paced run: CPU per event means nothing here
-		}
-		fmt.Fprintf(w, "%-44s %9d %9.0f %10s %8s %9.1fM %8s %8s %8s %6d\n", r.name, r.events, r.perSec, ratio,
-			cpu, float64(r.peakRSS)/(1<<20), l50, l99, l999, int64(r.events)-r.received)
-	}
+	printTable(w, results)
 	idle, err := idleRSS(ctx, o)
 	if err != nil {
 		return err
@@ -219,4 +211,24 @@ func reconnectGaps(ctx context.Context, o options) ([]time.Duration, error) {
 	}
 	r.stop()
 	return gaps, nil
+}
+
+func printTable(w io.Writer, results []result) {
+	fmt.Fprintf(w, "%-44s %9s %9s %10s %8s %10s %8s %8s %8s %6s\n", "run", "events", "ev/s", "vs raw", "CPU s/M", "peak RSS", "p50", "p99", "p99.9", "lost")
+	for i, r := range results {
+		ratio := ""
+		if r.controlOf == "" && i > 0 && results[i-1].controlOf != "" {
+			ratio = fmt.Sprintf("%.2f", r.perSec/results[i-1].perSec)
+		}
+		l50, l99, l999 := "", "", ""
+		if r.hasLat {
+			l50, l99, l999 = ms(r.p50), ms(r.p99), ms(r.p999)
+		}
+		cpu := fmt.Sprintf("%.2f", r.cpuPerM.Seconds())
+		if r.hasLat {
+			cpu = "" // a paced run: CPU per event means nothing here
+		}
+		fmt.Fprintf(w, "%-44s %9d %9.0f %10s %8s %9.1fM %8s %8s %8s %6d\n", r.name, r.events, r.perSec, ratio,
+			cpu, float64(r.peakRSS)/(1<<20), l50, l99, l999, int64(r.events)-r.received)
+	}
 }

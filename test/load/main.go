@@ -37,6 +37,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&o.latencyRate, "latency-rate", 1000, "events per second of the latency run")
 	fs.IntVar(&o.closes, "closes", 100, "socket closes of the reconnect-gap run")
 	fs.IntVar(&o.repeat, "repeat", 3, "throughput runs per row; the table shows the median")
+	fs.StringVar(&o.only, "only", "", "run only the throughput rows whose name contains this (e.g. JetStream), and skip the rest")
 	fs.DurationVar(&o.soak, "soak", 0, "run the soak test for this `long` instead of the benchmark")
 	fs.Float64Var(&o.soakRate, "soak-rate", 100, "events per second in the soak test")
 	forward := fs.Bool("forward", false, "internal: be the raw-forward baseline (reads -forward-config)")
@@ -65,6 +66,7 @@ type options struct {
 	events, latencyEvents int
 	latencyRate           float64
 	closes, repeat        int
+	only                  string
 	soak                  time.Duration
 	soakRate              float64
 	forwardConfig         string
