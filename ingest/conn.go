@@ -27,7 +27,7 @@ const ReadLimit = 16 << 20
 // ShutdownQuiet, for at most ShutdownGrace, so that frames already sent are
 // not thrown away.
 const (
-	ShutdownQuiet = 100 * time.Millisecond
+	ShutdownQuiet = 250 * time.Millisecond
 	ShutdownGrace = 2 * time.Second
 )
 

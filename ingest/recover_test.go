@@ -266,7 +266,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 	// WebSocket close handshake (README, "Shutdown"): the frames of about one
 	// round trip. Allow 50 ms of traffic at this rate.
 	if delivered-read > rate/20 {
-		t.Errorf("%d socket-accepted events lost in the close", delivered-read)
+		t.Errorf("%d socket-accepted events lost in the close\n%s", delivered-read, e.logs.String())
 	}
 }
 
