@@ -74,9 +74,8 @@ type subscription struct {
 	handle func(sub string, frame []byte, received time.Time)
 }
 
-// run connects, reads, and reconnects until ctx is done. The first
-// reconnect after a connection that was up is immediate: Zoom re-sends
-// nothing, so every moment without a connection loses events.
+// run connects, reads, and reconnects until ctx is done. Zoom re-sends
+// nothing, so every moment without a connection loses events: see retryWait.
 func (s *subscription) run(ctx context.Context) {
 	failures := 0
 	for ctx.Err() == nil {
@@ -86,13 +85,11 @@ func (s *subscription) run(ctx context.Context) {
 			return
 		}
 		s.m.reconnects.WithLabelValues(s.cfg.Name, res.reason).Inc()
-		if res.built {
-			failures = 0
-		}
 		s.log.Warn().Str("state", "disconnected").Str("reason", res.reason).AnErr("error", res.err).Msg("connection ended; reconnecting")
-		if failures > 0 {
-			d := backoff(failures)
-			t := time.NewTimer(d)
+		var wait time.Duration
+		failures, wait = retryWait(failures, res)
+		if wait > 0 {
+			t := time.NewTimer(wait)
 			select {
 			case <-t.C:
 			case <-ctx.Done():
@@ -100,7 +97,24 @@ func (s *subscription) run(ctx context.Context) {
 				return
 			}
 		}
-		failures++
+	}
+}
+
+// retryWait decides the wait before the next attempt from the consecutive
+// failures so far and how the last connection ended, and returns the new
+// count. After a connection that was up the next attempt is immediate; so
+// is the first after a rejected token (build_connection failed), which was
+// dropped from the cache, since the attempt with a fresh one is likely to
+// work — a token Zoom expired early must not cost a backoff. Anything else
+// backs off.
+func retryWait(failures int, res connResult) (int, time.Duration) {
+	switch {
+	case res.built:
+		return 0, 0
+	case res.reason == reasonBuildFailed && failures == 0:
+		return 1, 0
+	default:
+		return failures + 1, backoff(failures + 1)
 	}
 }
 
