@@ -103,8 +103,12 @@ func TestSimCommand(t *testing.T) {
 	// stops on interrupt.
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	done := make(chan int)
-	go func() { done <- run(ctx, []string{"sim", "-listen", "127.0.0.1:0"}, pw, io.Discard) }()
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"sim", "-listen", "127.0.0.1:0"}, pw, io.Discard)
+		pw.Close() // a sim that fails to start ends the scan below
+	}()
 	var banner strings.Builder
 	sc := bufio.NewScanner(pr)
 	for sc.Scan() && !strings.Contains(sc.Text(), "subscriptions:") {

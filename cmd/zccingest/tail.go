@@ -52,6 +52,12 @@ func cmdTail(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	defer sub.Unsubscribe()
+	// Say "tailing" only once the server has the subscription: what is
+	// published after this line is printed.
+	if err := nc.FlushTimeout(10 * time.Second); err != nil {
+		fmt.Fprintf(stderr, "zccingest tail: %s: %v\n", *natsURL, err)
+		return exitFail
+	}
 	fmt.Fprintf(stderr, "tailing %s on %s (Ctrl-C to stop)\n", subject, *natsURL)
 	<-ctx.Done()
 	return exitOK

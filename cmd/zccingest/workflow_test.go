@@ -185,8 +185,13 @@ func TestTail(t *testing.T) {
 	outR, outW := io.Pipe()
 	errR, errW := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int)
-	go func() { done <- run(ctx, []string{"tail", "--nats", ns.ClientURL()}, outW, errW) }()
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"tail", "--nats", ns.ClientURL()}, outW, errW)
+		outW.Close()
+		errW.Close()
+	}()
 	if line, _ := bufio.NewReader(errR).ReadString('\n'); !strings.HasPrefix(line, "tailing zoom.>") {
 		t.Fatalf("stderr: %q", line)
 	}
@@ -205,17 +210,35 @@ func TestTail(t *testing.T) {
 	defer nc.Close()
 	nc.PublishMsg(msg)
 	nc.PublishMsg(events.InvalidMessage("zoom", "ris-b", []byte("{x"), "events: frame: bad"))
-	rd := bufio.NewReader(outR)
+	lines := make(chan string)
+	go func() {
+		rd := bufio.NewReader(outR)
+		for {
+			line, err := rd.ReadString('\n')
+			if err != nil {
+				close(lines)
+				return
+			}
+			lines <- line
+		}
+	}()
 	for _, want := range []string{
 		"10:00:00.123 ris-a    contact_center.engagement_user_answered engagement=u154t5-ASlK83fZb1YWqgw user=IGTRVt3gQ2i-WjoUIjeZxw queue=xqJE_cgERLyAJHYYL5LLeg\n",
 		" ris-b    INVALID events: frame: bad (2 bytes)\n",
 	} {
-		line, err := rd.ReadString('\n')
-		if err != nil || !strings.HasSuffix(line, want) {
-			t.Errorf("tail printed %q, want it to end %q", line, want)
+		select {
+		case line := <-lines:
+			if !strings.HasSuffix(line, want) {
+				t.Errorf("tail printed %q, want it to end %q", line, want)
+			}
+		case <-testCtx(t, 10*time.Second).Done():
+			t.Fatalf("tail printed nothing; want a line ending %q", want)
 		}
 	}
-	go io.Copy(io.Discard, outR)
+	go func() {
+		for range lines {
+		}
+	}()
 	cancel()
 	if code := <-done; code != 0 {
 		t.Errorf("tail exited %d on interrupt", code)
