@@ -246,7 +246,11 @@ func TestShutdownUnderLoad(t *testing.T) {
 		played <- n
 	}()
 	// Let load build up, then SIGTERM (the same path: Run's context ends).
+	loaded := timeout(t, 30*time.Second)
 	for len(e.sim.Sent()) < 1000 {
+		if loaded.Err() != nil {
+			t.Fatalf("only %d events sent in 30 s", len(e.sim.Sent()))
+		}
 		e.sim.WaitHeartbeats(timeout(t, 50*time.Millisecond), "a", 1<<30) // wakes on every frame sent
 	}
 	stop()
