@@ -433,3 +433,40 @@ func TestInvalidMessage(t *testing.T) {
 		t.Errorf("Nats-Msg-Id = %q", msg.Header.Get("Nats-Msg-Id"))
 	}
 }
+
+// Every event of Zoom's published list is either modelled or unknown, and
+// the 35 modelled ones are exactly the examples.
+func TestNames(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "contact_center_event_names.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []string
+	if err := json.Unmarshal(b, &all); err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 124 {
+		t.Fatalf("%d Contact Center event names, want Zoom's 124", len(all))
+	}
+	names := events.Names()
+	if len(names) != 35 {
+		t.Fatalf("Names() = %d names, want 35", len(names))
+	}
+	for _, n := range names {
+		if _, err := os.Stat(filepath.Join("testdata", "events", n+".json")); err != nil {
+			t.Errorf("modelled event %s has no example", n)
+		}
+	}
+	modelled := 0
+	for _, n := range all {
+		ev := &events.Event{Name: n, AccountID: "a"}
+		if ev.Known() {
+			modelled++
+		} else if !strings.HasPrefix(ev.Subject("zoom"), "zoom.a.unknown.contact_center.") {
+			t.Errorf("%s: subject %s", n, ev.Subject("zoom"))
+		}
+	}
+	if modelled != 32 { // the other 3 are user.* events
+		t.Errorf("%d of Zoom's Contact Center events modelled, want 32", modelled)
+	}
+}

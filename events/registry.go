@@ -2,7 +2,9 @@ package events
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -97,12 +99,13 @@ func init() {
 	register("contact_center.engagement_transfer_timeout", func() any { return new(TransferTimeout) })
 }
 
-// Names returns the names of the events this package models.
+// Names returns the names of the events this package models, sorted.
 func Names() []string {
 	names := make([]string, 0, len(registry))
 	for n := range registry {
 		names = append(names, n)
 	}
+	slices.Sort(names)
 	return names
 }
 
@@ -122,7 +125,7 @@ func (e *Event) Family() Family {
 }
 
 // ErrUnknownEvent is returned by Typed for an event this package does not model.
-var ErrUnknownEvent = fmt.Errorf("unknown event")
+var ErrUnknownEvent = errors.New("unknown event")
 
 // Typed decodes the object into the event's struct, a pointer such as
 // *EngagementUserAnswered. A field of the wrong type is an error that names
