@@ -61,7 +61,6 @@ type Source struct {
 	recent   []string // recent access tokens, for Redact
 	failures int
 	retryAt  time.Time
-	lastErr  error
 }
 
 func newSource(f fetcher, opts Options, secrets ...string) *Source {
@@ -129,7 +128,6 @@ func (s *Source) Token(ctx context.Context) (*Token, error) {
 		s.failures++
 		wait := s.backoff(err, s.failures)
 		s.retryAt = s.opts.Now().Add(wait)
-		s.lastErr = err
 		s.mu.Unlock()
 		s.opts.Logger.Warn().Err(err).Dur("retry_in", wait).Bool("cached_token_usable", usable).Msg("token request failed")
 		if usable && ctx.Err() == nil {
@@ -139,7 +137,7 @@ func (s *Source) Token(ctx context.Context) (*Token, error) {
 	}
 	tok = s.newToken(ot)
 	s.mu.Lock()
-	s.tok, s.failures, s.retryAt, s.lastErr = tok, 0, time.Time{}, nil
+	s.tok, s.failures, s.retryAt = tok, 0, time.Time{}
 	s.recent = append(s.recent, tok.AccessToken)
 	if len(s.recent) > 8 {
 		s.recent = s.recent[1:]
@@ -171,19 +169,6 @@ func (s *Source) Invalidate(accessToken string) {
 	if s.tok != nil && s.tok.AccessToken == accessToken {
 		s.tok = nil
 	}
-}
-
-// NearExpiry reports whether tok should be replaced before it is used for
-// a new connection.
-func (s *Source) NearExpiry(tok *Token) bool {
-	return !s.opts.Now().Before(tok.refreshAt)
-}
-
-// LastError returns the error of the last fetch, nil after a success.
-func (s *Source) LastError() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.lastErr
 }
 
 // Redact hides in s every secret the source knows: the client secret, refresh

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -14,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 const (
@@ -129,8 +132,8 @@ func TestCachingAndEarlyRefresh(t *testing.T) {
 	if next.AccessToken == first.AccessToken || ts.n.Load() != 2 {
 		t.Errorf("no refresh 4 minutes before expiry (%d requests)", ts.n.Load())
 	}
-	if src.NearExpiry(next) {
-		t.Errorf("a fresh token is near expiry")
+	if again, _ := src.Token(ctx); again != next || ts.n.Load() != 2 {
+		t.Errorf("the refreshed token was not cached (%d requests)", ts.n.Load())
 	}
 }
 
@@ -261,7 +264,8 @@ func TestBackoffGrowsAndCaps(t *testing.T) {
 func TestCachedTokenServesThroughOutage(t *testing.T) {
 	ts := newTokenServer(t)
 	clk := &clock{t: time.Now()}
-	src := newS2S(ts, Options{Now: clk.Now})
+	var log bytes.Buffer
+	src := newS2S(ts, Options{Now: clk.Now, Logger: zerolog.New(&log)})
 	first, _ := src.Token(context.Background())
 	ts.answer = zoomError(500, `{}`)
 	clk.Add(57 * time.Minute) // refresh due, token valid for 3 more minutes
@@ -269,8 +273,8 @@ func TestCachedTokenServesThroughOutage(t *testing.T) {
 	if err != nil || tok != first {
 		t.Errorf("during an outage got %v, %v; want the cached token", tok, err)
 	}
-	if src.LastError() == nil {
-		t.Errorf("LastError is nil after a failed refresh")
+	if ts.n.Load() != 2 || !strings.Contains(log.String(), `"cached_token_usable":true,"message":"token request failed"`) {
+		t.Errorf("the failed refresh was not attempted and logged (%d requests):\n%s", ts.n.Load(), log.String())
 	}
 }
 
