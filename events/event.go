@@ -35,16 +35,20 @@ type Event struct {
 const whereContent = "content of message frame"
 
 // Event decodes the frame's content as an event.
-func (f Frame) Event() (*Event, error) { return ParseEvent(f.Content) }
+func (f Frame) Event() (*Event, error) { return parseEvent(f.Content, f.checked) }
 
 // ParseEvent decodes the event envelope of a message frame's content. An
 // event name this package does not know is not an error: the event decodes
 // and Known reports false. The Event's raw fields alias content.
-func ParseEvent(content []byte) (*Event, error) {
+func ParseEvent(content []byte) (*Event, error) { return parseEvent(content, false) }
+
+// parseEvent skips the UTF-8 check of content that came from a frame
+// ParseFrame checked already: unquoting valid UTF-8 yields valid UTF-8.
+func parseEvent(content []byte, utf8Checked bool) (*Event, error) {
 	if len(bytes.TrimSpace(content)) == 0 {
 		return nil, &DecodeError{Where: whereContent, Offset: -1, Err: ErrEmpty}
 	}
-	if !utf8.Valid(content) {
+	if !utf8Checked && !utf8.Valid(content) {
 		return nil, &DecodeError{Where: whereContent, Offset: invalidUTF8Offset(content), Err: errors.New("invalid UTF-8")}
 	}
 	if err := validObject(whereContent, content); err != nil {

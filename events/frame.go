@@ -30,6 +30,8 @@ type Frame struct {
 	// string; an object sent in its place is kept as its raw JSON text.
 	Content []byte
 	Header  json.RawMessage
+
+	checked bool // Content is valid UTF-8: ParseFrame made it from a checked frame
 }
 
 // A DecodeError says what part of a frame could not be decoded.
@@ -84,7 +86,7 @@ func ParseFrame(data []byte) (Frame, error) {
 	if err := validObject(where, data); err != nil {
 		return Frame{}, err
 	}
-	var f Frame
+	f := Frame{checked: true}
 	var err error
 	haveModule := false
 	scanObject(data, func(k, v []byte) bool {
