@@ -30,6 +30,8 @@ type Event struct {
 	// when Zoom sent none.
 	PayloadExtra  map[string]json.RawMessage
 	EnvelopeExtra map[string]json.RawMessage
+
+	compact bool // Object has no white space between tokens
 }
 
 const whereContent = "content of message frame"
@@ -51,28 +53,57 @@ func parseEvent(content []byte, utf8Checked bool) (*Event, error) {
 	if !utf8Checked && !utf8.Valid(content) {
 		return nil, &DecodeError{Where: whereContent, Offset: invalidUTF8Offset(content), Err: errors.New("invalid UTF-8")}
 	}
-	if err := validObject(whereContent, content); err != nil {
-		return nil, err
-	}
 	ev := &Event{TS: -1}
-	var name, ts, payload []byte
-	scanObject(content, func(k, v []byte) bool {
-		switch {
-		case keyIs(k, "event"):
-			name = v
-		case keyIs(k, "event_ts"):
-			ts = v
-		case keyIs(k, "payload"):
-			payload = v
-		default:
-			ev.EnvelopeExtra = addExtra(ev.EnvelopeExtra, k, v)
+	var name, ts, payload, account, object []byte
+	ok, compact := topObject(content, func(s *scanner, k []byte, at int) int {
+		if !keyIs(k, "payload") || at >= len(content) || content[at] != '{' {
+			end := s.value(at)
+			if end < 0 {
+				return end
+			}
+			switch v := content[at:end]; {
+			case keyIs(k, "event"):
+				name = v
+			case keyIs(k, "event_ts"):
+				ts = v
+			case keyIs(k, "payload"):
+				payload = v
+			default:
+				ev.EnvelopeExtra = addExtra(ev.EnvelopeExtra, k, v)
+			}
+			return end
 		}
-		return true
+		// The payload is walked as it is validated, not twice. The last
+		// payload wins, as in encoding/json.
+		account, object, ev.PayloadExtra = nil, nil, nil
+		end := s.object(at, func(s *scanner, k []byte, at int) int {
+			end := s.value(at)
+			if end < 0 {
+				return end
+			}
+			switch v := content[at:end]; {
+			case keyIs(k, "account_id"):
+				account = v
+			case keyIs(k, "object"):
+				object = v
+			default:
+				ev.PayloadExtra = addExtra(ev.PayloadExtra, k, v)
+			}
+			return end
+		})
+		if end >= 0 {
+			payload = content[at:end]
+		}
+		return end
 	})
+	if !ok {
+		return nil, invalidObject(whereContent, content)
+	}
+	ev.compact = compact
 	if len(name) == 0 || name[0] != '"' || len(name) == 2 {
 		return nil, fieldError(whereContent, "event", name, "a non-empty string")
 	}
-	ev.Name = string(unquote(name))
+	ev.Name = eventName(name)
 	if n, err := strconv.ParseInt(string(ts), 10, 64); err == nil && n >= 0 {
 		ev.TS = n
 	} else {
@@ -81,18 +112,6 @@ func parseEvent(content []byte, utf8Checked bool) (*Event, error) {
 	if len(payload) == 0 || payload[0] != '{' {
 		return nil, fieldError(whereContent, "payload", payload, "an object")
 	}
-	var account, object []byte
-	scanObject(payload, func(k, v []byte) bool {
-		switch {
-		case keyIs(k, "account_id"):
-			account = v
-		case keyIs(k, "object"):
-			object = v
-		default:
-			ev.PayloadExtra = addExtra(ev.PayloadExtra, k, v)
-		}
-		return true
-	})
 	if len(account) < 3 || account[0] != '"' {
 		return nil, fieldError(whereContent, "payload.account_id", account, "a non-empty string")
 	}
@@ -106,6 +125,15 @@ func parseEvent(content []byte, utf8Checked bool) (*Event, error) {
 		return nil, fieldError(whereContent, "payload.object", object, "an object")
 	}
 	return ev, nil
+}
+
+// eventName returns the name the raw literal holds, without allocating for
+// the events the registry knows.
+func eventName(lit []byte) string {
+	if k, ok := registry[string(lit[1:len(lit)-1])]; ok {
+		return k.name
+	}
+	return string(unquote(lit))
 }
 
 func addExtra(m map[string]json.RawMessage, key, raw []byte) map[string]json.RawMessage {
@@ -173,7 +201,11 @@ func (e *Event) Key() string {
 	b = append(b, 0)
 	b = append(b, e.AccountID...)
 	b = append(b, 0)
-	b = appendCompact(b, e.Object)
+	if e.compact {
+		b = append(b, e.Object...)
+	} else {
+		b = appendCompact(b, e.Object)
+	}
 	for _, extra := range []map[string]json.RawMessage{e.PayloadExtra, e.EnvelopeExtra} {
 		b = append(b, 0)
 		if extra != nil {
@@ -199,16 +231,17 @@ func FrameKey(frame []byte) string {
 
 // appendCompact appends valid JSON without the white space between tokens,
 // so that the key does not depend on how the JSON was laid out. Strings are
-// skipped whole; compact JSON, Zoom's, is appended in one piece.
+// skipped whole. Key needs it only for objects that were not compact.
 func appendCompact(dst, raw []byte) []byte {
+	s := scanner{b: raw}
 	start := 0
 	for i := 0; i < len(raw); {
 		switch raw[i] {
 		case '"':
-			i = endOfString(raw, i)
+			i = stringEnd(raw, i)
 		case ' ', '\t', '\n', '\r':
 			dst = append(dst, raw[start:i]...)
-			i = skipSpace(raw, i)
+			i = s.skipSlow(i)
 			start = i
 		default:
 			i++

@@ -8,7 +8,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
-	"github.com/tidwall/gjson"
 )
 
 // Message headers of the interface.
@@ -173,11 +172,12 @@ func InvalidMessage(prefix, subscription string, frame []byte, reason string) *n
 }
 
 // appendString appends s as a JSON string. Names and ids need no escaping;
-// anything else goes through gjson's encoder.
+// anything else goes through encoding/json.
 func appendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' {
-			return gjson.AppendJSONString(b, s)
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
 		}
 	}
 	b = append(b, '"')

@@ -23,6 +23,7 @@ const (
 )
 
 type kind struct {
+	name    string
 	family  Family
 	subject string // the subject tokens after the account
 	new     func() any
@@ -49,7 +50,7 @@ var registry = map[string]kind{}
 func register(name string, new func() any) {
 	for _, f := range familyNames {
 		if action, ok := strings.CutPrefix(name, f.namePrefix); ok {
-			registry[name] = kind{family: f.family, subject: f.subjectPrefix + action, new: new}
+			registry[name] = kind{name: name, family: f.family, subject: f.subjectPrefix + action, new: new}
 			return
 		}
 	}
