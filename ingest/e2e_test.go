@@ -75,12 +75,17 @@ func startNATS(t testing.TB, port int, dir string) *server.Server {
 
 func newEnv(t testing.TB, opts sim.Options) *env {
 	t.Helper()
+	return newEnvNATS(t, opts, startNATS(t, freePort(t), t.TempDir()))
+}
+
+// newEnvNATS is newEnv with a NATS server of the test's own.
+func newEnvNATS(t testing.TB, opts sim.Options, ns *server.Server) *env {
+	t.Helper()
 	s := sim.New(opts)
 	if err := s.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	ns := startNATS(t, freePort(t), t.TempDir())
 	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
 	nc, err := nats.Connect(ns.ClientURL())
 	if err != nil {

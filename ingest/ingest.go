@@ -128,7 +128,8 @@ func (in *Ingester) Start() {
 	stop, cancel := context.WithCancel(context.Background())
 	in.stopPublisher = cancel
 	in.pubDone = make(chan struct{})
-	p := &publisher{nc: in.nc, js: in.js, ensure: in.ensureStream, queue: in.queue, log: in.log, m: in.m, maxWait: 2 * time.Second}
+	p := &publisher{nc: in.nc, js: in.js, ensure: in.ensureStream, queue: in.queue, log: in.log, m: in.m, maxWait: 2 * time.Second,
+		invalid: events.InvalidSubject(in.cfg.NATS.SubjectPrefix)}
 	go func() {
 		defer close(in.pubDone)
 		p.run(stop)

@@ -65,7 +65,7 @@ func newMetrics(reg prometheus.Registerer, bufferDepth func() float64) *metrics 
 		duplicates:   prometheus.NewCounter(prometheus.CounterOpts{Name: "zccingest_duplicates_total", Help: "Events already received on another subscription within the duplicate window."}),
 		published:    prometheus.NewCounter(prometheus.CounterOpts{Name: "zccingest_published_total", Help: "Messages acknowledged by NATS."}),
 		publishRetry: prometheus.NewCounter(prometheus.CounterOpts{Name: "zccingest_publish_retries_total", Help: "Publishes that failed and were sent again."}),
-		dropped:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zccingest_dropped_total", Help: "Events lost, by reason (buffer_full, shutdown_timeout)."}, []string{"reason"}),
+		dropped:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zccingest_dropped_total", Help: "Events lost, by reason (buffer_full, shutdown_timeout, too_large)."}, []string{"reason"}),
 		reconnects:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zccingest_reconnects_total", Help: "Connections lost and re-opened, by reason."}, []string{"subscription", "reason"}),
 		connected:    prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "zccingest_connected", Help: "1 while the subscription's WebSocket is open and built."}, []string{"subscription"}),
 		publishLat:   prometheus.NewHistogram(prometheus.HistogramOpts{Name: "zccingest_publish_latency_seconds", Help: "From frame received to NATS acknowledgement.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18)}),

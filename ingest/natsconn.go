@@ -118,6 +118,9 @@ func StartEmbedded(e config.Embedded) (*server.Server, error) {
 		StoreDir:   e.StoreDir,
 		NoSigs:     true,
 		NoLog:      true,
+		// Every frame ReadLimit lets in must fit, body and headers; NATS's
+		// default of 1 MiB would refuse the largest.
+		MaxPayload: ReadLimit + 64<<10,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ingest: embedded NATS: %w", err)

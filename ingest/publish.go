@@ -9,6 +9,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+
+	"github.com/zccingest/zccingest/events"
 )
 
 // item is a message waiting for NATS, with when its frame arrived.
@@ -29,6 +31,7 @@ type publisher struct {
 	log     zerolog.Logger
 	m       *metrics
 	maxWait time.Duration // longest pause between retries
+	invalid string        // the invalid subject
 }
 
 const maxBatch = 2048
@@ -72,6 +75,9 @@ func (p *publisher) publishBatch(stop context.Context, batch []item) bool {
 	pending := batch
 	wait := 10 * time.Millisecond
 	for attempt := 0; ; attempt++ {
+		for i := range pending {
+			pending[i].msg = p.fit(pending[i].msg)
+		}
 		var err error
 		if p.js != nil {
 			pending, err = p.publishJS(pending)
@@ -106,6 +112,33 @@ func (p *publisher) publishBatch(stop context.Context, batch []item) bool {
 		}
 		wait = min(wait*2, p.maxWait)
 	}
+}
+
+// fit returns msg, or in its place its headers alone on the invalid
+// subject if msg is larger than the server's max_payload. NATS would refuse
+// it on every try, and the events behind it would wait for ever; this way
+// the event is counted, logged and visible, and the rest flow. The embedded
+// server takes any frame ReadLimit lets in; an outside server may not.
+func (p *publisher) fit(msg *nats.Msg) *nats.Msg {
+	limit := p.nc.MaxPayload() // 0 until first connected
+	size := int64(msg.Size() - len(msg.Subject) - len(msg.Reply))
+	if limit <= 0 || size <= limit {
+		return msg
+	}
+	h := make(nats.Header, len(msg.Header)+1)
+	for k, v := range msg.Header {
+		h[k] = v
+	}
+	h.Del(events.HeaderContentType) // no body
+	reason := fmt.Sprintf("message of %d bytes is larger than the NATS server's max_payload of %d bytes; body not published", size, limit)
+	if old := h.Get(events.HeaderError); old != "" {
+		reason = old + "; " + reason
+	}
+	h.Set(events.HeaderError, reason)
+	p.m.dropped.WithLabelValues("too_large").Inc()
+	p.log.Error().Str("subject", msg.Subject).Str("id", msg.Header.Get(events.HeaderMsgID)).Int64("bytes", size).Int64("max_payload", limit).
+		Msg("message larger than the NATS server's max_payload: its headers go to the invalid subject, its body is lost; raise max_payload")
+	return &nats.Msg{Subject: p.invalid, Header: h}
 }
 
 func (p *publisher) acked(it item) {

@@ -6,10 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/zccingest/zccingest/ingest"
@@ -155,19 +157,62 @@ func TestMalformedFrames(t *testing.T) {
 	}
 }
 
+// largeEvent is an engagement event with a note of n bytes.
+func largeEvent(n int) []byte {
+	note := strings.Repeat("x", n)
+	return []byte(`{"event":"contact_center.engagement_started","event_ts":1,"payload":{"account_id":"acct","object":{"engagement_id":"e","note":"` + note + `"}}}`)
+}
+
 func TestLargeFrame(t *testing.T) {
 	e := newEnv(t, sim.Options{Subscriptions: []string{"a"}})
 	col := e.collect("zoom.>")
 	e.run(e.configFor("", "25s", "a"))
-	big := make([]byte, 200<<10)
-	for i := range big {
-		big[i] = 'x'
-	}
-	ev := []byte(`{"event":"contact_center.engagement_started","event_ts":1,"payload":{"account_id":"acct","object":{"engagement_id":"e","note":"` + string(big) + `"}}}`)
-	e.sim.SendEvent(timeout(t, 5*time.Second), ev)
+	// Larger than NATS's default max_payload of 1 MiB, which the embedded
+	// server raises.
+	const size = 2 << 20
+	e.sim.SendEvent(timeout(t, 5*time.Second), largeEvent(size))
 	msgs := col.wait(t, 1)
-	if len(msgs[0].Data) < 200<<10 {
+	if len(msgs[0].Data) < size {
 		t.Errorf("large event arrived with %d bytes", len(msgs[0].Data))
+	}
+}
+
+// TestLargerThanMaxPayload: an outside server that refuses a message as too
+// large must not hold up the events behind it, and the event must not
+// vanish without a trace.
+func TestLargerThanMaxPayload(t *testing.T) {
+	for _, stream := range []string{"", "ZOOM_EVENTS"} {
+		t.Run("stream="+stream, func(t *testing.T) {
+			ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true, MaxPayload: 64 << 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ns.Start()
+			if !ns.ReadyForConnections(10 * time.Second) {
+				t.Fatal("NATS did not start")
+			}
+			e := newEnvNATS(t, sim.Options{Subscriptions: []string{"a"}}, ns)
+			good := e.collect("zoom.*.>")
+			bad := e.collect("zoom.invalid")
+			in, _ := e.run(e.configFor(stream, "25s", "a"))
+			e.sim.SendEvent(timeout(t, 5*time.Second), largeEvent(100<<10))
+			src := sim.NewExampleSource()
+			sendN(t, e, src, 3)
+			if got := len(good.wait(t, 3)); got != 3 {
+				t.Errorf("%d events after the large one, want 3", got)
+			}
+			m := bad.wait(t, 1)[0]
+			if len(m.Data) != 0 || m.Header.Get("Zoom-Event") != "contact_center.engagement_started" || m.Header.Get("Nats-Msg-Id") == "" ||
+				!strings.Contains(m.Header.Get("Zoom-Error"), "max_payload of 65536 bytes") {
+				t.Errorf("in place of the large event: %d bytes, headers %v", len(m.Data), m.Header)
+			}
+			if n := counter(t, in, "zccingest_dropped_total"); n != 1 {
+				t.Errorf("dropped_total = %d, want 1", n)
+			}
+			if !strings.Contains(e.logs.String(), "raise max_payload") {
+				t.Errorf("no log line says what to do:\n%s", e.logs.String())
+			}
+		})
 	}
 }
 
