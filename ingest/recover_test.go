@@ -1,6 +1,7 @@
 package ingest_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -137,6 +138,9 @@ func TestMalformedFrames(t *testing.T) {
 		[]byte(`{"module":"message","success":true,"content":"{\"event_ts\":1,\"payload\":{\"account_id\":\"a\",\"object\":{}}}"}`),
 		[]byte(`{"module":"message","success":true,"content":"{\"event\":\"x\",\"event_ts\":\"1\",\"payload\":{\"account_id\":\"a\",\"object\":{}}}"}`),
 		[]byte(`{"module":"surprise","success":true}`),
+		// Nested as deep as ReadLimit allows: a recursive decoder without
+		// a depth limit overflows the stack, which no recover catches.
+		[]byte(`{"module":"message","success":true,"content":{"a":` + strings.Repeat("[", ingest.ReadLimit-64)),
 	}
 	for _, m := range malformed {
 		sendN(t, e, src, 3)
@@ -148,8 +152,8 @@ func TestMalformedFrames(t *testing.T) {
 	}
 	invalid := bad.wait(t, len(malformed))
 	for i, m := range invalid {
-		if string(m.Data) != string(malformed[i]) || m.Header.Get("Zoom-Error") == "" {
-			t.Errorf("invalid message %d: %q (error %q), want the raw frame %q", i, m.Data, m.Header.Get("Zoom-Error"), malformed[i])
+		if !bytes.Equal(m.Data, malformed[i]) || m.Header.Get("Zoom-Error") == "" {
+			t.Errorf("invalid message %d: %.100q (error %q), want the raw frame %.100q", i, m.Data, m.Header.Get("Zoom-Error"), malformed[i])
 		}
 	}
 	if e.sim.Builds("a") != 1 {
