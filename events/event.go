@@ -55,7 +55,8 @@ func parseEvent(content []byte, utf8Checked bool) (*Event, error) {
 	}
 	ev := &Event{TS: -1}
 	var name, ts, payload, account, object []byte
-	ok, compact := topObject(content, func(s *scanner, k []byte, at int) int {
+	s := scanner{b: content}
+	ok := s.topObject(func(k []byte, at int) int {
 		if !keyIs(k, "payload") || at >= len(content) || content[at] != '{' {
 			end := s.value(at)
 			if end < 0 {
@@ -76,7 +77,7 @@ func parseEvent(content []byte, utf8Checked bool) (*Event, error) {
 		// The payload is walked as it is validated, not twice. The last
 		// payload wins, as in encoding/json.
 		account, object, ev.PayloadExtra = nil, nil, nil
-		end := s.object(at, func(s *scanner, k []byte, at int) int {
+		end := s.object(at, func(k []byte, at int) int {
 			end := s.value(at)
 			if end < 0 {
 				return end
@@ -99,7 +100,7 @@ func parseEvent(content []byte, utf8Checked bool) (*Event, error) {
 	if !ok {
 		return nil, invalidObject(whereContent, content)
 	}
-	ev.compact = compact
+	ev.compact = !s.space
 	if len(name) == 0 || name[0] != '"' || len(name) == 2 {
 		return nil, fieldError(whereContent, "event", name, "a non-empty string")
 	}

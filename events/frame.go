@@ -84,11 +84,12 @@ func ParseFrame(data []byte) (Frame, error) {
 	f := Frame{checked: true}
 	var err error
 	haveModule := false
-	ok, _ := topObject(data, func(s *scanner, k []byte, at int) int {
+	s := scanner{b: data}
+	ok := s.topObject(func(k []byte, at int) int {
 		if at < len(data) && data[at] == '"' && keyIs(k, "content") {
 			// Most of a frame is this string: decode it as it is scanned.
 			var end int
-			f.Content, end = decodeString(make([]byte, 0, len(data)-at), data, at)
+			f.Content, end = decodeString(nil, data, at)
 			return end
 		}
 		end := s.value(at)

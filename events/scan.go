@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math/bits"
+	"slices"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -27,27 +28,24 @@ type scanner struct {
 	space bool // white space seen between tokens
 }
 
-// topObject validates that b is one JSON object, white space aside, calling
-// fn for each of its members (see object). It reports whether b was valid
-// and whether it was compact (no white space between tokens).
-func topObject(b []byte, fn func(s *scanner, key []byte, at int) int) (ok, compact bool) {
-	s := scanner{b: b}
+// topObject validates that s.b is one JSON object, white space aside,
+// calling fn for each of its members (see object). After it, s.space tells
+// whether the text had white space between tokens.
+func (s *scanner) topObject(fn func(key []byte, at int) int) bool {
 	i := s.skip(0)
-	if i >= len(b) || b[i] != '{' {
-		return false, false
+	if i >= len(s.b) || s.b[i] != '{' {
+		return false
 	}
 	i = s.object(i, fn)
-	if i < 0 || s.skip(i) != len(b) {
-		return false, false
-	}
-	return true, !s.space
+	return i >= 0 && s.skip(i) == len(s.b)
 }
 
 // object scans the object starting at b[i]. For each member it calls fn
 // with the key's raw literal and the index where the value starts; fn scans
 // the value, usually with s.value, and returns where it ends. A nil fn
-// just validates.
-func (s *scanner) object(i int, fn func(s *scanner, key []byte, at int) int) int {
+// just validates. (fn reaches the scanner through its closure: a scanner
+// passed to it as an argument would escape to the heap.)
+func (s *scanner) object(i int, fn func(key []byte, at int) int) int {
 	if s.depth++; s.depth > maxDepth {
 		return -1
 	}
@@ -71,7 +69,7 @@ func (s *scanner) object(i int, fn func(s *scanner, key []byte, at int) int) int
 		}
 		j = s.skip(j + 1)
 		if fn != nil {
-			j = fn(s, b[i:kEnd], j)
+			j = fn(b[i:kEnd], j)
 		} else {
 			j = s.value(j)
 		}
@@ -226,7 +224,16 @@ func digits(b []byte, i int) int {
 // after its closing quote, or -1: a control character or a bad escape.
 func stringEnd(b []byte, i int) int {
 	for i++; ; {
-		i = nextSpecial(b, i)
+		for i+8 <= len(b) {
+			if m := specials(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+				break
+			}
+			i += 8
+		}
+		for i < len(b) && !special(b[i]) {
+			i++
+		}
 		if i >= len(b) {
 			return -1
 		}
@@ -268,70 +275,87 @@ func escapeLen(e []byte) int {
 	return 0
 }
 
-// nextSpecial returns the index of the first byte at or after i that ends
-// a run of plain string bytes: a quote, a backslash or a control character.
-// It tests eight bytes at a time: in each 64-bit word, the borrow of a
-// subtraction sets the high bit of every byte below the bound, and the
-// lowest such bit is always exact.
-func nextSpecial(b []byte, i int) int {
+// special reports whether c ends a run of plain string bytes: a quote, a
+// backslash or a control character.
+func special(c byte) bool { return c == '"' || c == '\\' || c < 0x20 }
+
+// specials marks with its high bit each byte of the little-endian word x
+// that is special, testing eight bytes at once: the borrow of a subtraction
+// sets the high bit of every byte below the bound. Bytes above the lowest
+// marked one may be marked wrongly; the lowest mark is always exact.
+func specials(x uint64) uint64 {
 	const (
 		ones  = 0x0101010101010101
 		highs = 0x8080808080808080
 	)
-	for ; i+8 <= len(b); i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
-		q := x ^ (ones * '"')
-		bs := x ^ (ones * '\\')
-		m := ((q - ones) &^ q) | ((bs - ones) &^ bs) | ((x - ones*0x20) &^ x)
-		if m &= highs; m != 0 {
-			return i + bits.TrailingZeros64(m)/8
-		}
-	}
-	for ; i < len(b); i++ {
-		if c := b[i]; c == '"' || c == '\\' || c < 0x20 {
-			return i
-		}
-	}
-	return i
+	q := x ^ (ones * '"')
+	bs := x ^ (ones * '\\')
+	return (((q - ones) &^ q) | ((bs - ones) &^ bs) | ((x - ones*0x20) &^ x)) & highs
 }
 
 // unquote decodes a valid JSON string literal into a new slice.
 func unquote(lit []byte) []byte {
-	out, _ := decodeString(make([]byte, 0, len(lit)-2), lit, 0)
+	out, _ := decodeString(nil, lit, 0)
 	return out
 }
 
 // decodeString scans the string literal starting at b[i] as stringEnd does
-// and appends what it holds to dst, in the same pass. Runs without escapes
-// are copied whole; a lone surrogate becomes U+FFFD, as in encoding/json.
+// and appends what it holds to dst, in the same pass. Zoom's content string
+// has an escaped quote every few bytes, so the copy goes a word at a time
+// with no call per run: each word is stored whole and the output advances
+// to its first special byte. The output is never longer than the input,
+// and dst gets room for that and a word more up front. A lone surrogate
+// becomes U+FFFD, as in encoding/json.
 func decodeString(dst, b []byte, i int) ([]byte, int) {
+	n := len(dst)
+	dst = slices.Grow(dst, len(b)-i+8)
+	out := dst[:cap(dst)]
 	for i++; ; {
-		j := nextSpecial(b, i)
-		dst = append(dst, b[i:j]...)
-		if j >= len(b) || b[j] < 0x20 {
-			return dst, -1
+		for i+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[i:])
+			binary.LittleEndian.PutUint64(out[n:], x)
+			if m := specials(x); m != 0 {
+				k := bits.TrailingZeros64(m) / 8
+				i, n = i+k, n+k
+				if b[i] == '\\' && i+1 < len(b) && b[i+1] == '"' {
+					// Zoom's content is mostly escaped quotes.
+					out[n] = '"'
+					i, n = i+2, n+1
+					continue
+				}
+				break
+			}
+			i, n = i+8, n+8
 		}
-		if b[j] == '"' {
-			return dst, j + 1
+		for i < len(b) && !special(b[i]) {
+			out[n] = b[i]
+			i, n = i+1, n+1
 		}
-		n := escapeLen(b[j:])
-		if n == 0 {
-			return dst, -1
+		if i >= len(b) || b[i] < 0x20 {
+			return out[:n], -1
 		}
-		i = j + n
-		switch c := b[j+1]; c {
+		if b[i] == '"' {
+			return out[:n], i + 1
+		}
+		e := escapeLen(b[i:])
+		if e == 0 {
+			return out[:n], -1
+		}
+		c := b[i+1]
+		i += e
+		switch c {
 		case 'b':
-			dst = append(dst, '\b')
+			out[n] = '\b'
 		case 'f':
-			dst = append(dst, '\f')
+			out[n] = '\f'
 		case 'n':
-			dst = append(dst, '\n')
+			out[n] = '\n'
 		case 'r':
-			dst = append(dst, '\r')
+			out[n] = '\r'
 		case 't':
-			dst = append(dst, '\t')
+			out[n] = '\t'
 		case 'u':
-			r := rune(hex4(b[j+2:]))
+			r := rune(hex4(b[i-4:]))
 			if utf16.IsSurrogate(r) {
 				r2 := utf8.RuneError
 				if escapeLen(b[i:]) == 6 && b[i] == '\\' { // a \u escape: 6 is no other's length
@@ -342,10 +366,12 @@ func decodeString(dst, b []byte, i int) ([]byte, int) {
 				}
 				r = r2
 			}
-			dst = utf8.AppendRune(dst, r)
+			n += utf8.EncodeRune(out[n:], r)
+			continue
 		default: // '"', '\\', '/'
-			dst = append(dst, c)
+			out[n] = c
 		}
+		n++
 	}
 }
 

@@ -2,7 +2,9 @@ package events
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -28,10 +30,19 @@ func FuzzScan(f *testing.F) {
 		}
 		type member struct{ key, raw string }
 		var got []member
-		ok, compact := topObject(b, func(s *scanner, k []byte, at int) int {
+		s := scanner{b: b}
+		ok := s.topObject(func(k []byte, at int) int {
 			end := s.value(at)
 			if end >= 0 {
 				got = append(got, member{string(k), string(b[at:end])})
+			}
+			if at < len(b) && b[at] == '"' {
+				// As ParseFrame calls it: in the middle of the input,
+				// appending to what dst holds.
+				out, dEnd := decodeString([]byte("dst"), b, at)
+				if dEnd != end || end >= 0 && string(out) != "dst"+string(unquote(b[at:end])) {
+					t.Fatalf("decodeString at %d = %q, %d; scanning says it ends at %d: %q", at, out, dEnd, end, b)
+				}
 			}
 			return end
 		})
@@ -45,8 +56,8 @@ func FuzzScan(f *testing.F) {
 		}
 		var c bytes.Buffer
 		json.Compact(&c, b)
-		if isCompact := bytes.Equal(c.Bytes(), b); compact != isCompact {
-			t.Fatalf("topObject says compact %v, json.Compact %v: %q", compact, isCompact, b)
+		if isCompact := bytes.Equal(c.Bytes(), b); s.space == isCompact {
+			t.Fatalf("topObject says white space %v, json.Compact compact %v: %q", s.space, isCompact, b)
 		}
 		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.Token() // '{'
@@ -85,7 +96,7 @@ func TestScanDepth(t *testing.T) {
 		// The object itself is one level.
 		inner := tc.depth - 1
 		b := []byte(`{"a":` + strings.Repeat("[", inner) + strings.Repeat("]", inner) + `}`)
-		if ok, _ := topObject(b, nil); ok != tc.ok {
+		if ok := (&scanner{b: b}).topObject(nil); ok != tc.ok {
 			t.Errorf("depth %d: valid %v, want %v", tc.depth, ok, tc.ok)
 		}
 		if ok := json.Valid(b); ok != tc.ok {
@@ -93,29 +104,50 @@ func TestScanDepth(t *testing.T) {
 		}
 	}
 	// A frame of nothing but '[' fails cleanly instead of exhausting the stack.
-	if ok, _ := topObject([]byte(`{"a":`+strings.Repeat("[", 16<<20)), nil); ok {
+	if (&scanner{b: []byte(`{"a":` + strings.Repeat("[", 16<<20))}).topObject(nil) {
 		t.Error("16 MiB of '[' accepted")
 	}
 }
 
-func TestNextSpecial(t *testing.T) {
-	// Every position, every special byte, and the bytes around the bounds
-	// that a word-at-a-time test could confuse with them.
+func TestSpecials(t *testing.T) {
+	// Every position of every special byte, among the bytes around the
+	// bounds that a word-at-a-time test could confuse with them, before
+	// and after other special bytes.
+	fill := []byte{0x20, 0x21, 0x5b, 0x5d, 0x7f, 0x80, 0xff, 'a', 0x22, 0x5c, 0x00, 0x1f}
 	for _, c := range []byte{'"', '\\', 0x00, 0x1f} {
-		for n := range 20 {
-			for pos := 0; pos <= n; pos++ {
-				b := bytes.Repeat([]byte{' '}, n)
-				for i := range b {
-					b[i] = []byte{0x20, 0x21, 0x5b, 0x5d, 0x7f, 0x80, 0xff, 'a'}[i%8]
+		for off := range fill {
+			for pos := range 8 {
+				var w [8]byte
+				for i := range w {
+					w[i] = fill[(off+i)%len(fill)]
 				}
-				want := n
-				if pos < n {
-					b[pos] = c
-					want = pos
+				w[pos] = c
+				want := pos
+				for i := range pos {
+					if special(w[i]) {
+						want = i
+						break
+					}
 				}
-				if got := nextSpecial(b, 0); got != want {
-					t.Fatalf("nextSpecial(%q) = %d, want %d", b, got, want)
+				x := binary.LittleEndian.Uint64(w[:])
+				if got := bits.TrailingZeros64(specials(x)) / 8; got != want {
+					t.Fatalf("specials(% x): first at %d, want %d", w, got, want)
 				}
+			}
+		}
+	}
+	// Every byte value in every position of a plain word.
+	for c := range 256 {
+		for pos := range 8 {
+			w := [8]byte{'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a'}
+			w[pos] = byte(c)
+			m := specials(binary.LittleEndian.Uint64(w[:]))
+			want := uint64(0)
+			if special(byte(c)) {
+				want = 0x80 << (8 * pos)
+			}
+			if m != want {
+				t.Fatalf("specials(% x) = %#x, want %#x", w, m, want)
 			}
 		}
 	}
