@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -171,19 +173,52 @@ func (in *Ingester) Drain() error {
 	return err
 }
 
-// ensureStream creates the stream, or updates it to the configured subjects
-// and duplicate window.
+// ensureStream creates the stream if it is missing. A stream that exists
+// keeps the operator's settings (retention, replicas, limits); only the
+// subjects it lacks and the duplicate window are brought in line, or the
+// pair's copies would not be de-duplicated.
 func (in *Ingester) ensureStream(ctx context.Context) error {
 	name := in.cfg.NATS.StreamName()
-	_, err := in.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:       name,
-		Subjects:   []string{in.cfg.NATS.SubjectPrefix + ".>"},
-		Duplicates: in.cfg.NATS.DuplicateWindow.D(),
-		Storage:    jetstream.FileStorage,
-	})
-	if err != nil {
-		return fmt.Errorf("ingest: creating or updating stream %s: %w", name, err)
+	subject := in.cfg.NATS.SubjectPrefix + ".>"
+	window := in.cfg.NATS.DuplicateWindow.D()
+	s, err := in.js.Stream(ctx, name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		_, err = in.js.CreateStream(ctx, jetstream.StreamConfig{
+			Name:       name,
+			Subjects:   []string{subject},
+			Duplicates: window,
+			Storage:    jetstream.FileStorage,
+		})
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return nil // the pair's other node created it first
+		}
+		if err != nil {
+			return fmt.Errorf("ingest: creating stream %s: %w", name, err)
+		}
+		in.log.Info().Str("stream", name).Str("subjects", subject).Msg("JetStream stream created")
+		return nil
 	}
+	if err != nil {
+		return fmt.Errorf("ingest: looking up stream %s: %w", name, err)
+	}
+	cfg := s.CachedInfo().Config
+	changed := false
+	covered := slices.ContainsFunc(cfg.Subjects, func(s string) bool { return server.SubjectMatchesFilter(subject, s) })
+	if !covered {
+		cfg.Subjects = append(cfg.Subjects, subject)
+		changed = true
+	}
+	if cfg.Duplicates != window {
+		cfg.Duplicates = window
+		changed = true
+	}
+	if !changed {
+		return nil
+	}
+	if _, err := in.js.UpdateStream(ctx, cfg); err != nil {
+		return fmt.Errorf("ingest: adding subject %s and duplicate window %s to stream %s: %w", subject, window, name, err)
+	}
+	in.log.Info().Str("stream", name).Strs("subjects", cfg.Subjects).Dur("duplicate_window", window).Msg("JetStream stream updated")
 	return nil
 }
 

@@ -125,19 +125,25 @@ func (p *publisher) fit(msg *nats.Msg) *nats.Msg {
 	if limit <= 0 || size <= limit {
 		return msg
 	}
+	return p.headersOnly(msg, fmt.Sprintf("message of %d bytes is larger than the NATS server's max_payload of %d bytes; body not published", size, limit))
+}
+
+// headersOnly returns msg's headers alone, on the invalid subject, with why
+// in Zoom-Error; the loss is counted and logged.
+func (p *publisher) headersOnly(msg *nats.Msg, why string) *nats.Msg {
 	h := make(nats.Header, len(msg.Header)+1)
 	for k, v := range msg.Header {
 		h[k] = v
 	}
 	h.Del(events.HeaderContentType) // no body
-	reason := fmt.Sprintf("message of %d bytes is larger than the NATS server's max_payload of %d bytes; body not published", size, limit)
+	reason := why
 	if old := h.Get(events.HeaderError); old != "" {
-		reason = old + "; " + reason
+		reason = old + "; " + why
 	}
 	h.Set(events.HeaderError, reason)
 	p.m.dropped.WithLabelValues("too_large").Inc()
-	p.log.Error().Str("subject", msg.Subject).Str("id", msg.Header.Get(events.HeaderMsgID)).Int64("bytes", size).Int64("max_payload", limit).
-		Msg("message larger than the NATS server's max_payload: its headers go to the invalid subject, its body is lost; raise max_payload")
+	p.log.Error().Str("subject", msg.Subject).Str("id", msg.Header.Get(events.HeaderMsgID)).Str("error", why).
+		Msg("message too large for NATS: its headers go to the invalid subject, its body is lost; raise the limit")
 	return &nats.Msg{Subject: p.invalid, Header: h}
 }
 
@@ -168,6 +174,11 @@ func (p *publisher) publishJS(batch []item) ([]item, error) {
 			p.acked(batch[i])
 		case err := <-f.Err():
 			firstErr = cmp(firstErr, fmt.Errorf("JetStream acknowledgement: %w", err))
+			if errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum) && len(batch[i].msg.Data) > 0 {
+				// The stream's max_msg_size: refused on every try, like
+				// a message over max_payload.
+				batch[i].msg = p.headersOnly(batch[i].msg, fmt.Sprintf("message of %d bytes is larger than the stream's max_msg_size; body not published", len(batch[i].msg.Data)))
+			}
 			failed = append(failed, batch[i])
 		}
 	}

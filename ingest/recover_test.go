@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/zccingest/zccingest/ingest"
 	"github.com/zccingest/zccingest/session"
@@ -213,10 +215,75 @@ func TestLargerThanMaxPayload(t *testing.T) {
 			if n := counter(t, in, "zccingest_dropped_total"); n != 1 {
 				t.Errorf("dropped_total = %d, want 1", n)
 			}
-			if !strings.Contains(e.logs.String(), "raise max_payload") {
+			if !strings.Contains(e.logs.String(), "raise the limit") {
 				t.Errorf("no log line says what to do:\n%s", e.logs.String())
 			}
 		})
+	}
+}
+
+// TestExistingStream: a stream the operator made keeps its settings; it
+// gains only the subjects and duplicate window the ingester needs. Its
+// max_msg_size, like max_payload, must not stall what follows.
+func TestExistingStream(t *testing.T) {
+	e := newEnv(t, sim.Options{Subscriptions: []string{"a"}})
+	js, err := jetstream.New(e.nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := timeout(t, 10*time.Second)
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
+		Name: "ZOOM_EVENTS", Subjects: []string{"other.>"}, MaxAge: time.Hour, MaxMsgSize: 64 << 10,
+		Duplicates: 10 * time.Second, Storage: jetstream.MemoryStorage,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.configFor("ZOOM_EVENTS", "25s", "a")
+	in, _ := e.run(cfg)
+	e.sim.SendEvent(timeout(t, 5*time.Second), largeEvent(100<<10))
+	sendN(t, e, sim.NewExampleSource(), 3)
+
+	// What the stream holds: the three events, and the large one's
+	// headers on the invalid subject.
+	st, err := js.Stream(ctx, "ZOOM_EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := cons.Fetch(4, jetstream.FetchMaxWait(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, stubs := 0, 0
+	for m := range batch.Messages() {
+		switch {
+		case m.Subject() == "zoom.invalid" && len(m.Data()) == 0 && strings.Contains(m.Headers().Get("Zoom-Error"), "max_msg_size"):
+			stubs++
+		case m.Subject() != "zoom.invalid" && len(m.Data()) < 64<<10:
+			events++
+		default:
+			t.Errorf("unexpected message on %s: %d bytes, headers %v", m.Subject(), len(m.Data()), m.Headers())
+		}
+	}
+	if events != 3 || stubs != 1 {
+		t.Errorf("stream holds %d events and %d headers-only messages, want 3 and 1", events, stubs)
+	}
+	if n := counter(t, in, "zccingest_dropped_total"); n != 1 {
+		t.Errorf("dropped_total = %d, want 1", n)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := info.Config
+	if got.MaxAge != time.Hour || got.MaxMsgSize != 64<<10 || got.Storage != jetstream.MemoryStorage {
+		t.Errorf("the operator's settings changed: max_age %s, max_msg_size %d, storage %s", got.MaxAge, got.MaxMsgSize, got.Storage)
+	}
+	if !slices.Equal(got.Subjects, []string{"other.>", "zoom.>"}) || got.Duplicates != cfg.NATS.DuplicateWindow.D() {
+		t.Errorf("subjects %q, duplicate window %s; want other.> and zoom.>, %s", got.Subjects, got.Duplicates, cfg.NATS.DuplicateWindow.D())
 	}
 }
 
