@@ -116,7 +116,7 @@ func parseEvent(content []byte, utf8Checked bool) (*Event, error) {
 	if len(account) < 3 || account[0] != '"' {
 		return nil, fieldError(whereContent, "payload.account_id", account, "a non-empty string")
 	}
-	ev.AccountID = string(unquote(account))
+	ev.AccountID = unquoteString(account)
 	switch {
 	case len(object) > 0 && object[0] == '{':
 		ev.Object = object
@@ -134,14 +134,14 @@ func eventName(lit []byte) string {
 	if k, ok := registry[string(lit[1:len(lit)-1])]; ok {
 		return k.name
 	}
-	return string(unquote(lit))
+	return unquoteString(lit)
 }
 
 func addExtra(m map[string]json.RawMessage, key, raw []byte) map[string]json.RawMessage {
 	if m == nil {
 		m = map[string]json.RawMessage{}
 	}
-	m[string(unquote(key))] = raw
+	m[unquoteString(key)] = raw
 	return m
 }
 
@@ -195,6 +195,14 @@ func describe(raw []byte) string {
 // field Zoom sent. The same event delivered on two subscriptions gets the
 // same key; two events that differ in any field get different keys.
 func (e *Event) Key() string {
+	var buf [keyLen]byte
+	return string(e.appendKey(buf[:0]))
+}
+
+// keyLen is the length of a key: 128 bits in hex.
+const keyLen = 32
+
+func (e *Event) appendKey(dst []byte) []byte {
 	buf := keyPool.Get().(*[]byte)
 	b := append((*buf)[:0], e.Name...)
 	b = append(b, 0)
@@ -217,7 +225,7 @@ func (e *Event) Key() string {
 	sum := sha256.Sum256(b)
 	*buf = b
 	keyPool.Put(buf)
-	return hex.EncodeToString(sum[:16])
+	return hex.AppendEncode(dst, sum[:keyLen/2])
 }
 
 var keyPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}

@@ -145,7 +145,7 @@ func module(lit []byte) string {
 	case ModuleBuildConnection:
 		return ModuleBuildConnection
 	}
-	return string(unquote(lit))
+	return unquoteString(lit)
 }
 
 // invalidObject explains why data, which the scanner rejected, is not one

@@ -42,57 +42,65 @@ type Body struct {
 // <prefix>.<account>.<family>.<action> for a known event,
 // <prefix>.<account>.unknown.<event name> for any other.
 func (e *Event) Subject(prefix string) string {
-	var b strings.Builder
-	b.Grow(len(prefix) + len(e.AccountID) + len(e.Name) + 16)
-	b.WriteString(prefix)
-	b.WriteByte('.')
-	writeToken(&b, e.AccountID)
-	b.WriteByte('.')
+	var buf [128]byte
+	return string(e.appendSubject(buf[:0], prefix))
+}
+
+func (e *Event) appendSubject(b []byte, prefix string) []byte {
+	b = append(b, prefix...)
+	b = append(b, '.')
+	b = appendToken(b, e.AccountID)
+	b = append(b, '.')
 	if k, ok := registry[e.Name]; ok {
-		b.WriteString(k.subject)
-		return b.String()
+		return append(b, k.subject...)
 	}
-	b.WriteString("unknown")
+	b = append(b, "unknown"...)
 	for tok := range strings.SplitSeq(e.Name, ".") {
-		b.WriteByte('.')
-		writeToken(&b, tok)
+		b = append(b, '.')
+		b = appendToken(b, tok)
 	}
-	return b.String()
+	return b
 }
 
 // InvalidSubject is the subject of frames that could not be decoded.
 func InvalidSubject(prefix string) string { return prefix + ".invalid" }
 
-// writeToken writes s as one subject token: a character NATS does not allow
-// in a token (separator, wildcards, white space, control characters) becomes
-// '_', and so does anything outside printable ASCII, so that a subscriber's
-// filter can always name the token. An empty token becomes "_".
-func writeToken(b *strings.Builder, s string) {
+// appendToken appends s as one subject token: a character NATS does not
+// allow in a token (separator, wildcards, white space, control characters)
+// becomes '_', and so does anything outside printable ASCII, so that a
+// subscriber's filter can always name the token. An empty token becomes "_".
+func appendToken(b []byte, s string) []byte {
 	if s == "" {
-		b.WriteByte('_')
-		return
+		return append(b, '_')
 	}
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c >= utf8.RuneSelf {
 			_, n := utf8.DecodeRuneInString(s[i:])
-			b.WriteByte('_')
+			b = append(b, '_')
 			i += n
 			continue
 		}
 		if c <= ' ' || c == '.' || c == '*' || c == '>' || c == 0x7f {
 			c = '_'
 		}
-		b.WriteByte(c)
+		b = append(b, c)
 		i++
 	}
+	return b
 }
 
 // Message returns the normalized NATS message of the event as it arrived on
 // the named subscription.
 func (e *Event) Message(prefix, subscription string, receivedAt time.Time) (*nats.Msg, error) {
-	key := e.Key()
-	ts := strconv.FormatInt(e.TS, 10)
+	// The key, event_ts and subject share one allocation.
+	var buf [256]byte
+	b := e.appendKey(buf[:0])
+	b = strconv.AppendInt(b, e.TS, 10)
+	tsEnd := len(b)
+	b = e.appendSubject(b, prefix)
+	strs := string(b)
+	key, ts, subject := strs[:keyLen], strs[keyLen:tsEnd], strs[tsEnd:]
 	body, err := e.appendBody(make([]byte, 0, len(e.Object)+256), key, ts, subscription, receivedAt)
 	if err != nil {
 		return nil, &DecodeError{Where: "normalizing " + e.Name, Offset: -1, Err: err}
@@ -101,7 +109,7 @@ func (e *Event) Message(prefix, subscription string, receivedAt time.Time) (*nat
 	v := [...]string{key, e.Name, ts, e.AccountID, subscription, "application/json"}
 	vals := v[:]
 	return &nats.Msg{
-		Subject: e.Subject(prefix),
+		Subject: subject,
 		Header: nats.Header{
 			HeaderMsgID:        vals[0:1:1],
 			HeaderEvent:        vals[1:2:2],

@@ -299,6 +299,16 @@ func unquote(lit []byte) []byte {
 	return out
 }
 
+// unquoteString is unquote for a string result: one allocation, not two,
+// for a literal without escapes.
+func unquoteString(lit []byte) string {
+	inner := lit[1 : len(lit)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return string(inner)
+	}
+	return string(unquote(lit))
+}
+
 // decodeString scans the string literal starting at b[i] as stringEnd does
 // and appends what it holds to dst, in the same pass. Zoom's content string
 // has an escaped quote every few bytes, so the copy goes a word at a time

@@ -80,8 +80,8 @@ func FuzzScan(f *testing.F) {
 				var s string
 				json.Unmarshal(raw, &s)
 				u, end := decodeString(nil, raw, 0)
-				if string(u) != s || end != len(raw) {
-					t.Fatalf("decodeString(%s) = %q, %d; encoding/json says %q, %d", raw, u, end, s, len(raw))
+				if string(u) != s || end != len(raw) || unquoteString(raw) != s {
+					t.Fatalf("decodeString(%s) = %q, %d, unquoteString %q; encoding/json says %q, %d", raw, u, end, unquoteString(raw), s, len(raw))
 				}
 			}
 		}
