@@ -1,7 +1,9 @@
 package events_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,6 +30,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"module":"build_connection","success":false,"content":"token is empty","header":{}}`))
 	f.Add([]byte(`{"module":"message","content":"{\"event\":\"a.b\",\"event_ts\":1,\"payload\":{\"account_id\":\"x\"}}"}`))
 	f.Add([]byte("{\"module\":\"message\",\"content\":\"\xff\"}"))
+	// Duplicate keys: the last wins, as in encoding/json.
+	f.Add([]byte(`{"module":"heartbeat","module":"message","content":"{}","content":"{\"event\":\"a.b\",\"event_ts\":1,\"payload\":{\"account_id\":\"x\",\"object\":{}},\"payload\":{\"account_id\":\"y\"}}"}`))
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		fr, err := events.ParseFrame(frame)
 		if err != nil {
@@ -36,9 +40,17 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
+		want := referenceFrame(t, frame)
+		if fr.Module != want.Module || fr.Success != want.Success || !bytes.Equal(fr.Content, want.Content) {
+			t.Fatalf("ParseFrame = %q %v %q, encoding/json says %q %v %q", fr.Module, fr.Success, fr.Content, want.Module, want.Success, want.Content)
+		}
 		ev, err := fr.Event()
 		if err != nil {
 			return
+		}
+		if w := referenceEvent(t, fr.Content); ev.Name != w.Name || ev.TS != w.TS || ev.AccountID != w.AccountID || !bytes.Equal(ev.Object, w.Object) ||
+			!equalExtra(ev.PayloadExtra, w.PayloadExtra) || !equalExtra(ev.EnvelopeExtra, w.EnvelopeExtra) {
+			t.Fatalf("Event = %+v, encoding/json says %+v", ev, w)
 		}
 		msg, err := ev.Message("zoom", "ris-a", time.Unix(0, 0))
 		if err != nil {
@@ -56,6 +68,67 @@ func FuzzDecode(f *testing.F) {
 			ev.Typed() // may fail on wrong field types, must not panic
 		}
 	})
+}
+
+// referenceFrame decodes a frame ParseFrame accepted the slow, obvious way,
+// with encoding/json; duplicate keys go to the last, as there.
+func referenceFrame(t *testing.T, frame []byte) events.Frame {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(frame, &m); err != nil {
+		t.Fatalf("ParseFrame accepted what encoding/json refuses (%v): %q", err, frame)
+	}
+	var f events.Frame
+	if err := json.Unmarshal(m["module"], &f.Module); err != nil {
+		t.Fatalf("module: %v", err)
+	}
+	if raw, ok := m["success"]; ok {
+		json.Unmarshal(raw, &f.Success)
+	}
+	switch raw := m["content"]; {
+	case len(raw) > 0 && raw[0] == '"':
+		var c string
+		json.Unmarshal(raw, &c)
+		f.Content = []byte(c)
+	case len(raw) > 0 && raw[0] == '{':
+		f.Content = raw
+	}
+	return f
+}
+
+// referenceEvent is referenceFrame for the event envelope.
+func referenceEvent(t *testing.T, content []byte) events.Event {
+	var env map[string]json.RawMessage
+	if err := json.Unmarshal(content, &env); err != nil {
+		t.Fatalf("Event accepted what encoding/json refuses (%v): %q", err, content)
+	}
+	var e events.Event
+	json.Unmarshal(env["event"], &e.Name)
+	if err := json.Unmarshal(env["event_ts"], &e.TS); err != nil {
+		t.Fatalf("event_ts: %v", err)
+	}
+	var payload map[string]json.RawMessage
+	json.Unmarshal(env["payload"], &payload)
+	json.Unmarshal(payload["account_id"], &e.AccountID)
+	if raw := payload["object"]; len(raw) > 0 && raw[0] == '{' {
+		e.Object = raw
+	}
+	e.EnvelopeExtra = without(env, "event", "event_ts", "payload")
+	e.PayloadExtra = without(payload, "account_id", "object")
+	return e
+}
+
+func without(m map[string]json.RawMessage, keys ...string) map[string]json.RawMessage {
+	for _, k := range keys {
+		delete(m, k)
+	}
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+func equalExtra(a, b map[string]json.RawMessage) bool {
+	return maps.EqualFunc(a, b, func(x, y json.RawMessage) bool { return bytes.Equal(x, y) })
 }
 
 // FuzzSubject maps arbitrary event names and account ids to subjects.
