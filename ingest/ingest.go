@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -180,13 +181,12 @@ func (in *Ingester) Drain() error {
 func (in *Ingester) ensureStream(ctx context.Context) error {
 	name := in.cfg.NATS.StreamName()
 	subject := in.cfg.NATS.SubjectPrefix + ".>"
-	window := in.cfg.NATS.DuplicateWindow.D()
 	s, err := in.js.Stream(ctx, name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		_, err = in.js.CreateStream(ctx, jetstream.StreamConfig{
 			Name:       name,
 			Subjects:   []string{subject},
-			Duplicates: window,
+			Duplicates: in.cfg.NATS.DuplicateWindow.D(),
 			Storage:    jetstream.FileStorage,
 		})
 		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
@@ -201,25 +201,33 @@ func (in *Ingester) ensureStream(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("ingest: looking up stream %s: %w", name, err)
 	}
-	cfg := s.CachedInfo().Config
-	changed := false
-	covered := slices.ContainsFunc(cfg.Subjects, func(s string) bool { return server.SubjectMatchesFilter(subject, s) })
-	if !covered {
-		cfg.Subjects = append(cfg.Subjects, subject)
-		changed = true
-	}
-	if cfg.Duplicates != window {
-		cfg.Duplicates = window
-		changed = true
-	}
-	if !changed {
+	cfg, changes := StreamUpdate(s.CachedInfo().Config, in.cfg.NATS)
+	if len(changes) == 0 {
 		return nil
 	}
 	if _, err := in.js.UpdateStream(ctx, cfg); err != nil {
-		return fmt.Errorf("ingest: adding subject %s and duplicate window %s to stream %s: %w", subject, window, name, err)
+		return fmt.Errorf("ingest: stream %s: %s: %w", name, strings.Join(changes, ", "), err)
 	}
-	in.log.Info().Str("stream", name).Strs("subjects", cfg.Subjects).Dur("duplicate_window", window).Msg("JetStream stream updated")
+	in.log.Info().Str("stream", name).Strs("changes", changes).Msg("JetStream stream updated")
 	return nil
+}
+
+// StreamUpdate returns an existing stream's config as ensureStream leaves
+// it, and what that changes: only the subject the ingester publishes on,
+// unless one of the stream's subjects covers it, and the duplicate window.
+// No changes means the stream is fine as it is.
+func StreamUpdate(have jetstream.StreamConfig, n config.NATS) (jetstream.StreamConfig, []string) {
+	subject := n.SubjectPrefix + ".>"
+	var changes []string
+	if !slices.ContainsFunc(have.Subjects, func(s string) bool { return server.SubjectMatchesFilter(subject, s) }) {
+		have.Subjects = append(slices.Clip(have.Subjects), subject)
+		changes = append(changes, "add subject "+subject)
+	}
+	if w := n.DuplicateWindow.D(); have.Duplicates != w {
+		changes = append(changes, fmt.Sprintf("set duplicate window %s (was %s)", w, have.Duplicates))
+		have.Duplicates = w
+	}
+	return have, changes
 }
 
 // An Outcome says what Handle did with a frame.

@@ -68,28 +68,11 @@ func ConnectNATS(c config.NATS, name string, log zerolog.Logger) (*NATS, error) 
 		opts = append(opts, nats.InProcessServer(s))
 		log.Info().Str("listen", c.Embedded.Listen).Str("store_dir", c.Embedded.StoreDir).Msg("embedded NATS server started")
 	} else {
-		if c.CredsFile != "" {
-			opts = append(opts, nats.UserCredentials(c.CredsFile))
+		auth, err := authOptions(c)
+		if err != nil {
+			return nil, err
 		}
-		if c.NKeyFile != "" {
-			o, err := nats.NkeyOptionFromSeed(c.NKeyFile)
-			if err != nil {
-				return nil, fmt.Errorf("ingest: nats.nkey_file: %w", err)
-			}
-			opts = append(opts, o)
-		}
-		if c.User != "" {
-			opts = append(opts, nats.UserInfo(c.User, string(c.Password)))
-		}
-		if c.Token != "" {
-			opts = append(opts, nats.Token(string(c.Token)))
-		}
-		if c.TLS.CAFile != "" {
-			opts = append(opts, nats.RootCAs(c.TLS.CAFile))
-		}
-		if c.TLS.CertFile != "" {
-			opts = append(opts, nats.ClientCert(c.TLS.CertFile, c.TLS.KeyFile))
-		}
+		opts = append(opts, auth...)
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
@@ -99,6 +82,54 @@ func ConnectNATS(c config.NATS, name string, log zerolog.Logger) (*NATS, error) 
 	n.Conn = nc
 	return n, nil
 }
+
+// authOptions are what an outside server may need: credentials and TLS.
+func authOptions(c config.NATS) ([]nats.Option, error) {
+	var opts []nats.Option
+	if c.CredsFile != "" {
+		opts = append(opts, nats.UserCredentials(c.CredsFile))
+	}
+	if c.NKeyFile != "" {
+		o, err := nats.NkeyOptionFromSeed(c.NKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("ingest: nats.nkey_file: %w", err)
+		}
+		opts = append(opts, o)
+	}
+	if c.User != "" {
+		opts = append(opts, nats.UserInfo(c.User, string(c.Password)))
+	}
+	if c.Token != "" {
+		opts = append(opts, nats.Token(string(c.Token)))
+	}
+	if c.TLS.CAFile != "" {
+		opts = append(opts, nats.RootCAs(c.TLS.CAFile))
+	}
+	if c.TLS.CertFile != "" {
+		opts = append(opts, nats.ClientCert(c.TLS.CertFile, c.TLS.KeyFile))
+	}
+	return opts, nil
+}
+
+// DialOnce connects to the outside server of c once, without the retries
+// of ConnectNATS: for a check, where an unreachable server is the answer.
+func DialOnce(c config.NATS, name string) (*nats.Conn, error) {
+	opts, err := authOptions(c)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, nats.Name(name), nats.Timeout(5*time.Second), nats.NoReconnect())
+	nc, err := nats.Connect(c.URL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: connecting to NATS: %w", err)
+	}
+	return nc, nil
+}
+
+// MaxFrameMessage is the largest message a frame of ReadLimit bytes can
+// become, headers included: the embedded server's max_payload, and what an
+// outside server needs so that no event loses its body.
+const MaxFrameMessage = ReadLimit + 64<<10
 
 // StartEmbedded starts a NATS server with JetStream.
 func StartEmbedded(e config.Embedded) (*server.Server, error) {
@@ -120,7 +151,7 @@ func StartEmbedded(e config.Embedded) (*server.Server, error) {
 		NoLog:      true,
 		// Every frame ReadLimit lets in must fit, body and headers; NATS's
 		// default of 1 MiB would refuse the largest.
-		MaxPayload: ReadLimit + 64<<10,
+		MaxPayload: MaxFrameMessage,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("ingest: embedded NATS: %w", err)

@@ -12,8 +12,9 @@ import (
 	"github.com/zccingest/zccingest/session"
 )
 
-// cmdCheck validates the config, fetches a token, compares the granted
-// scopes with those the events need, and opens each subscription once.
+// cmdCheck validates the config, connects to NATS, fetches a token,
+// compares the granted scopes with those the events need, and opens each
+// subscription once.
 func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	path := fs.String("config", "", "configuration `file`")
@@ -25,19 +26,20 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return rc
 	}
 	fmt.Fprintf(stdout, "config %s: ok (%d subscriptions)\n", *path, len(cfg.Subscriptions))
+	problems := checkNATS(ctx, cfg.NATS, stdout)
 	src := newTokenSource(cfg.Zoom, zerolog.Nop())
 	tok, err := src.Token(ctx)
 	if err != nil {
 		fmt.Fprintf(stdout, "token: FAIL: %v\n", err)
-		return exitFail
-	}
-	fmt.Fprintf(stdout, "token: ok, expires %s\nscopes granted: %s\n", tok.Expiry.Format("15:04:05"), strings.Join(tok.Scopes, " "))
-	problems := 0
-	for _, need := range session.Missing(tok.Scopes) {
 		problems++
-		fmt.Fprintf(stdout, "scopes: MISSING for %s: one of %s\n", need.Events, strings.Join(need.Scopes, ", "))
+	} else {
+		fmt.Fprintf(stdout, "token: ok, expires %s\nscopes granted: %s\n", tok.Expiry.Format("15:04:05"), strings.Join(tok.Scopes, " "))
+		for _, need := range session.Missing(tok.Scopes) {
+			problems++
+			fmt.Fprintf(stdout, "scopes: MISSING for %s: one of %s\n", need.Events, strings.Join(need.Scopes, ", "))
+		}
+		problems += checkSubscriptions(ctx, cfg, src, tok, stdout)
 	}
-	problems += checkSubscriptions(ctx, cfg, src, tok, stdout)
 	if problems > 0 {
 		fmt.Fprintf(stdout, "%d problem(s) found\n", problems)
 		return exitFail
