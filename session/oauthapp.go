@@ -52,9 +52,11 @@ func NewOAuthApp(a OAuthApp, opts Options) *Source {
 		if tok.RefreshToken != "" && tok.RefreshToken != rt {
 			src.addSecret(tok.RefreshToken)
 			if err := store.Save(tok.RefreshToken); err != nil {
-				// The old refresh token is spent: keep the new one in
-				// memory so the next refresh works, and say it loudly.
-				return nil, &Error{Kind: KindTransient, msg: "session: storing the rotated refresh token: " + src.Redact(err.Error()), err: err}
+				// The old refresh token is spent. Going on with the new
+				// one, which the store keeps in memory, is all that works;
+				// only a restart needs the file, so say that loudly.
+				opts.Logger.Error().Str("error", src.Redact(err.Error())).Str("refresh_token_file", a.RefreshTokenFile).
+					Msg("the rotated refresh token could not be stored; going on with it in memory. Fix the file before a restart, or run 'zccingest token exchange' again")
 			}
 		}
 		return tok, nil
@@ -96,33 +98,45 @@ type RefreshTokenFile struct {
 
 	mu      sync.Mutex
 	current string // the last token loaded or saved
+	unsaved bool   // Save could not write current: the file holds a spent token
 }
 
-// Load returns the stored token; after a Save it returns the saved token
-// even if the file could not be written.
+// Load returns the stored token. It reads the file each time, because
+// another process may have rotated the token since: 'zccingest check'
+// against the same app, or a second node sharing the file. Only after a
+// Save that could not write the file does it return the token in memory;
+// and if the file has gone it falls back on the last token it knew.
 func (f *RefreshTokenFile) Load() (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.current != "" {
+	if f.unsaved {
 		return f.current, nil
 	}
 	b, err := os.ReadFile(f.Path)
 	if err != nil {
+		if f.current != "" {
+			return f.current, nil
+		}
 		return "", fmt.Errorf("session: reading the refresh token (zoom.oauth_app.refresh_token_file; run 'zccingest token exchange' first): %w", err)
 	}
-	f.current = strings.TrimSpace(string(b))
-	if f.current == "" {
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		if f.current != "" {
+			return f.current, nil
+		}
 		return "", fmt.Errorf("session: %s is empty; run 'zccingest token exchange'", f.Path)
 	}
-	return f.current, nil
+	f.current = tok
+	return tok, nil
 }
 
 // Save writes token to a temporary file beside Path, syncs it, renames it
 // over Path and syncs the directory. The file's mode is 0600.
-func (f *RefreshTokenFile) Save(token string) error {
+func (f *RefreshTokenFile) Save(token string) (err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.current = token
+	defer func() { f.unsaved = err != nil }()
 	dir := filepath.Dir(f.Path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("session: saving the refresh token: %w", err)

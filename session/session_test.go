@@ -312,6 +312,91 @@ func TestRefreshTokenRotation(t *testing.T) {
 	}
 }
 
+// TestRefreshTokenRotatedElsewhere: 'zccingest check', or a second node
+// sharing the file, rotates the refresh token while run holds a cached
+// access token. Run's next refresh must use the token in the file, not the
+// spent one it read at start.
+func TestRefreshTokenRotatedElsewhere(t *testing.T) {
+	ts := newTokenServer(t)
+	var mu sync.Mutex
+	valid := "refresh-0"
+	ts.answer = func(n int64, w http.ResponseWriter, r *http.Request) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if r.PostForm.Get("refresh_token") != valid {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"reason":"Invalid Token!","error":"invalid_request"}`)
+			return true
+		}
+		valid = fmt.Sprintf("refresh-%d", n)
+		fmt.Fprintf(w, `{"access_token":"access-%d","token_type":"bearer","refresh_token":"%s","expires_in":3600,"scope":"a"}`, n, valid)
+		return true
+	}
+	file := filepath.Join(t.TempDir(), "refresh-token")
+	os.WriteFile(file, []byte("refresh-0\n"), 0o600)
+	app := OAuthApp{ClientID: testClientID, ClientSecret: testClientSecret, TokenURL: ts.URL, RefreshTokenFile: file}
+	clk := &clock{t: time.Now()}
+	run := NewOAuthApp(app, Options{Now: clk.Now})
+	if _, err := run.Token(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewOAuthApp(app, Options{}).Token(context.Background()); err != nil { // check
+		t.Fatal(err)
+	}
+	clk.Add(time.Hour)
+	tok, err := run.Token(context.Background())
+	if err != nil {
+		t.Fatalf("refresh after the token was rotated elsewhere: %v", err)
+	}
+	if tok.AccessToken != "access-3" {
+		t.Errorf("token %q, want access-3", tok.AccessToken)
+	}
+}
+
+// TestUnwritableRefreshTokenFile: a rotated token that cannot be stored
+// must not cost the access token that came with it, nor the next refresh.
+func TestUnwritableRefreshTokenFile(t *testing.T) {
+	ts := newTokenServer(t)
+	dir := filepath.Join(t.TempDir(), "state")
+	file := filepath.Join(dir, "refresh-token")
+	os.Mkdir(dir, 0o700)
+	os.WriteFile(file, []byte("refresh-0\n"), 0o600)
+	ts.answer = func(n int64, w http.ResponseWriter, r *http.Request) bool {
+		if n == 1 {
+			// The directory turns into a file: no Save can work now,
+			// whoever runs the test.
+			os.RemoveAll(dir)
+			os.WriteFile(dir, nil, 0o600)
+		}
+		if want := fmt.Sprintf("refresh-%d", n-1); r.PostForm.Get("refresh_token") != want {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"reason":"Invalid Token!","error":"invalid_request"}`)
+			return true
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"access_token":"access-%d","token_type":"bearer","refresh_token":"refresh-%d","expires_in":3600,"scope":"a"}`, n, n)
+		return true
+	}
+	var logs bytes.Buffer
+	clk := &clock{t: time.Now()}
+	src := NewOAuthApp(OAuthApp{ClientID: testClientID, ClientSecret: testClientSecret, TokenURL: ts.URL, RefreshTokenFile: file},
+		Options{Now: clk.Now, Logger: zerolog.New(&logs)})
+	for i := 1; i <= 2; i++ {
+		tok, err := src.Token(context.Background())
+		if err != nil {
+			t.Fatalf("refresh %d: %v", i, err)
+		}
+		if want := fmt.Sprintf("access-%d", i); tok.AccessToken != want {
+			t.Errorf("refresh %d: token %q, want %q", i, tok.AccessToken, want)
+		}
+		clk.Add(time.Hour)
+	}
+	if !strings.Contains(logs.String(), "could not be stored") || strings.Contains(logs.String(), "refresh-1") {
+		t.Errorf("logs:\n%s", logs.String())
+	}
+}
+
 func TestSaveCrashBeforeRename(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "refresh-token")
@@ -326,6 +411,10 @@ func TestSaveCrashBeforeRename(t *testing.T) {
 	b, _ := os.ReadFile(file)
 	if string(b) != "old-token\n" {
 		t.Errorf("after a crash before rename the file holds %q, want the old token whole", b)
+	}
+	// The old token is spent: this process goes on with the new one.
+	if tok, err := f.Load(); err != nil || tok != "new-token" {
+		t.Errorf("Load after a failed Save = %q, %v; want the unsaved new token", tok, err)
 	}
 	// A fresh process reads the old token, and the next save completes.
 	if tok, err := (&RefreshTokenFile{Path: file}).Load(); err != nil || tok != "old-token" {
