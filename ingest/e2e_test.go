@@ -30,6 +30,8 @@ type env struct {
 	ns   *server.Server
 	nc   *nats.Conn // the test's own connection, as a CTI adapter's
 	logs *syncBuffer
+	// runErr, when set, gets Run's error; by default one fails the test.
+	runErr func(error)
 }
 
 type syncBuffer struct {
@@ -158,7 +160,11 @@ func (e *env) runWait(cfg *config.Config, ids ...string) (in *ingest.Ingester, s
 	stop = func() {
 		once.Do(func() {
 			cancel()
-			if err := <-done; err != nil {
+			err := <-done
+			switch {
+			case e.runErr != nil:
+				e.runErr(err)
+			case err != nil:
 				e.t.Errorf("Run: %v", err)
 			}
 			n.Close()

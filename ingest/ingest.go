@@ -55,12 +55,14 @@ type Ingester struct {
 
 	stopPublisher context.CancelFunc
 	pubDone       chan struct{}
+	drainTimeout  time.Duration
+	lost          int // events the publisher gave up on at the drain deadline; read after pubDone
 
 	order sync.Mutex // journal and de-duplication in one order
 }
 
 // New prepares an ingester publishing on nc. With a stream configured it
-// creates or updates the stream. tokens may be nil for replay, which opens
+// creates the stream if it is missing (see ensureStream). tokens may be nil for replay, which opens
 // no subscription.
 func New(ctx context.Context, cfg *config.Config, nc *nats.Conn, tokens *session.Source, log zerolog.Logger) (*Ingester, error) {
 	in := &Ingester{
@@ -68,6 +70,8 @@ func New(ctx context.Context, cfg *config.Config, nc *nats.Conn, tokens *session
 		reg:   prometheus.NewRegistry(),
 		queue: make(chan item, cfg.NATS.BufferEvents),
 		seen:  newSeen(min(cfg.NATS.DuplicateWindow.D(), inProcessWindow)),
+
+		drainTimeout: DrainTimeout,
 	}
 	in.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	in.m = newMetrics(in.reg, func() float64 { return float64(len(in.queue)) })
@@ -135,7 +139,7 @@ func (in *Ingester) Start() {
 		invalid: events.InvalidSubject(in.cfg.NATS.SubjectPrefix)}
 	go func() {
 		defer close(in.pubDone)
-		p.run(stop)
+		in.lost = p.run(stop)
 	}()
 	if in.capture != nil {
 		// A crash loses at most a second of the journal.
@@ -157,18 +161,23 @@ func (in *Ingester) Start() {
 }
 
 // Drain closes the buffer to new frames and waits, up to DrainTimeout,
-// until NATS has acknowledged everything in it. Handle must not be called
-// after Drain.
+// until NATS has acknowledged everything in it; what is still not
+// acknowledged then is lost, and Drain says how many. Handle must not be
+// called after Drain.
 func (in *Ingester) Drain() error {
 	close(in.queue)
 	in.log.Info().Int("buffered", len(in.queue)).Msg("stopping: publishing what was received")
-	t := time.AfterFunc(DrainTimeout, in.stopPublisher)
+	t := time.AfterFunc(in.drainTimeout, in.stopPublisher)
 	<-in.pubDone
 	t.Stop()
 	in.stopPublisher()
 	var err error
+	if in.lost > 0 {
+		// An exit status that says so: a supervisor's log should show it.
+		err = fmt.Errorf("ingest: %d events not acknowledged by NATS within the drain timeout (%s) are lost", in.lost, in.drainTimeout)
+	}
 	if in.capture != nil {
-		err = in.capture.Close()
+		err = errors.Join(err, in.capture.Close())
 	}
 	in.log.Info().Msg("stopped")
 	return err

@@ -22,7 +22,9 @@ type NATS struct {
 // Close flushes and closes the connection and shuts the embedded server down.
 func (n *NATS) Close() {
 	if n.Conn != nil {
-		n.Conn.FlushTimeout(5 * time.Second)
+		if n.Conn.IsConnected() { // else the flush could only time out
+			n.Conn.FlushTimeout(5 * time.Second)
+		}
 		n.Conn.Close()
 	}
 	if n.Server != nil {

@@ -37,13 +37,14 @@ type publisher struct {
 const maxBatch = 2048
 
 // run publishes until the queue is closed and empty, or until stop is done
-// (the drain deadline), when what is left is counted as dropped.
-func (p *publisher) run(stop context.Context) {
+// (the drain deadline), when what is left is counted as dropped and its
+// number returned.
+func (p *publisher) run(stop context.Context) (lost int) {
 	batch := make([]item, 0, maxBatch)
 	for {
 		it, ok := <-p.queue
 		if !ok {
-			return
+			return 0
 		}
 		batch = append(batch[:0], it)
 	fill:
@@ -65,7 +66,7 @@ func (p *publisher) run(stop context.Context) {
 			}
 			p.m.dropped.WithLabelValues("shutdown_timeout").Add(float64(n))
 			p.log.Error().Int("events", n).Msg("drain deadline passed with events not acknowledged by NATS; they are lost")
-			return
+			return n
 		}
 	}
 }

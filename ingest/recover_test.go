@@ -351,6 +351,32 @@ func counter(t testing.TB, in *ingest.Ingester, name string) int {
 	return int(sum)
 }
 
+// TestDrainDeadline: NATS gone at shutdown. Run gives up at the drain
+// deadline, counts what it could not publish, and says so in its error,
+// so that the process exits non-zero.
+func TestDrainDeadline(t *testing.T) {
+	e := newEnv(t, sim.Options{Subscriptions: []string{"a"}})
+	ns := startNATS(t, freePort(t), t.TempDir())
+	cfg := e.configFor("ZOOM_EVENTS", "25s", "a")
+	cfg.NATS.URL = ns.ClientURL()
+	var runErr error
+	e.runErr = func(err error) { runErr = err }
+	in, stop := e.run(cfg)
+	ingest.SetDrainTimeout(in, 500*time.Millisecond)
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	sendN(t, e, sim.NewExampleSource(), 50)
+	stop()
+	read, published := counter(t, in, "zccingest_events_total"), counter(t, in, "zccingest_published_total")
+	lost := counter(t, in, "zccingest_dropped_total")
+	if read != 50 || published != 0 || lost != 50 {
+		t.Errorf("read %d, published %d, counted lost %d; want 50, 0, 50", read, published, lost)
+	}
+	if runErr == nil || !strings.Contains(runErr.Error(), "50 events not acknowledged by NATS") {
+		t.Errorf("Run = %v, want it to name the 50 lost events", runErr)
+	}
+}
+
 func TestShutdownUnderLoad(t *testing.T) {
 	const rate = 500 // events per second: five times a busy contact center's
 	e := newEnv(t, sim.Options{Subscriptions: []string{"a"}})
