@@ -62,8 +62,8 @@ type Ingester struct {
 }
 
 // New prepares an ingester publishing on nc. With a stream configured it
-// creates the stream if it is missing (see ensureStream). tokens may be nil for replay, which opens
-// no subscription.
+// creates the stream if it is missing (see ensureStream). tokens may be nil
+// for replay, which opens no subscription.
 func New(ctx context.Context, cfg *config.Config, nc *nats.Conn, tokens *session.Source, log zerolog.Logger) (*Ingester, error) {
 	in := &Ingester{
 		cfg: cfg, nc: nc, tokens: tokens, log: log,

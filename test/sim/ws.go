@@ -54,22 +54,24 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	}
 
 	c := &conn{sub: sub, ws: ws, token: token, done: make(chan struct{})}
-	s.mu.Lock()
-	var kicked []*conn
 	if s.opts.KickOnSecondConnection {
-		kicked = s.conns[sub]
+		s.mu.Lock()
+		kicked := s.conns[sub]
 		s.conns[sub] = nil
+		s.mu.Unlock()
+		for _, old := range kicked {
+			go old.ws.Close(s.opts.CloseCode, "another connection opened on this subscription")
+		}
 	}
-	s.conns[sub] = append(s.conns[sub], c)
-	s.mu.Unlock()
-	for _, old := range kicked {
-		go old.ws.Close(s.opts.CloseCode, "another connection opened on this subscription")
-	}
+	// Events go to the connection only once its build_connection frame is
+	// out, as Zoom's do: an event written first would reach the client as
+	// its first frame.
 	if err := ws.Write(ctx, websocket.MessageText, Frame("build_connection", true, "success")); err != nil {
-		s.drop(c)
+		ws.CloseNow()
 		return
 	}
 	s.mu.Lock()
+	s.conns[sub] = append(s.conns[sub], c)
 	s.builds[sub]++
 	s.closeGap(sub)
 	s.notify()
