@@ -101,6 +101,7 @@ type conn struct {
 	ws    *websocket.Conn
 	token string
 	done  chan struct{}
+	ready sync.Mutex // held until the build_connection frame is written
 }
 
 // New returns a simulator; Start serves it.

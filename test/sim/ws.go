@@ -54,28 +54,30 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	}
 
 	c := &conn{sub: sub, ws: ws, token: token, done: make(chan struct{})}
-	if s.opts.KickOnSecondConnection {
-		s.mu.Lock()
-		kicked := s.conns[sub]
-		s.conns[sub] = nil
-		s.mu.Unlock()
-		for _, old := range kicked {
-			go old.ws.Close(s.opts.CloseCode, "another connection opened on this subscription")
-		}
-	}
-	// Events go to the connection only once its build_connection frame is
-	// out, as Zoom's do: an event written first would reach the client as
-	// its first frame.
-	if err := ws.Write(ctx, websocket.MessageText, Frame("build_connection", true, "success")); err != nil {
-		ws.CloseNow()
-		return
-	}
+	// The connection is listed, and the build counted, before the client
+	// can read its build_connection frame; events wait for that frame
+	// (Send takes c.ready), as Zoom sends build_connection first.
+	c.ready.Lock()
 	s.mu.Lock()
+	var kicked []*conn
+	if s.opts.KickOnSecondConnection {
+		kicked = s.conns[sub]
+		s.conns[sub] = nil
+	}
 	s.conns[sub] = append(s.conns[sub], c)
 	s.builds[sub]++
 	s.closeGap(sub)
 	s.notify()
 	s.mu.Unlock()
+	for _, old := range kicked {
+		go old.ws.Close(s.opts.CloseCode, "another connection opened on this subscription")
+	}
+	err = ws.Write(ctx, websocket.MessageText, Frame("build_connection", true, "success"))
+	c.ready.Unlock()
+	if err != nil {
+		s.drop(c)
+		return
+	}
 
 	if s.opts.CloseOnTokenExpiry {
 		t := time.AfterFunc(time.Until(expiry), func() { ws.Close(s.opts.CloseCode, "token expired") })
@@ -150,7 +152,10 @@ func (s *Server) Send(ctx context.Context, sub string, frame []byte) int {
 	n := 0
 	if !silent {
 		for _, c := range cs {
-			if c.ws.Write(ctx, websocket.MessageText, frame) == nil {
+			c.ready.Lock()
+			err := c.ws.Write(ctx, websocket.MessageText, frame)
+			c.ready.Unlock()
+			if err == nil {
 				n++
 			}
 		}
