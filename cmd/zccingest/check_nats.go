@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -20,7 +21,11 @@ import (
 // its headers published, and most deployments never see one.
 func checkNATS(ctx context.Context, c config.NATS, stdout io.Writer) int {
 	if c.URL == "" {
-		fmt.Fprintf(stdout, "nats: embedded server on %s, started by run\n", c.Embedded.Listen)
+		if err := writableDir(c.Embedded.StoreDir); err != nil {
+			fmt.Fprintf(stdout, "nats: FAIL: nats.embedded.store_dir: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "nats: embedded server on %s, started by run; store_dir %s writable\n", c.Embedded.Listen, c.Embedded.StoreDir)
 		return 0
 	}
 	nc, err := ingest.DialOnce(c, "zccingest check")
@@ -69,6 +74,20 @@ func checkNATS(ctx context.Context, c config.NATS, stdout io.Writer) int {
 		fmt.Fprintf(stdout, "stream %s: warning: max_msg_size is %s; a larger event is published as headers only\n", name, size(int64(have.MaxMsgSize)))
 	}
 	return 0
+}
+
+// writableDir makes dir if need be and writes a file in it, as JetStream's
+// file store will.
+func writableDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".zccingest-check-*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 func size(n int64) string {

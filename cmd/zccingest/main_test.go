@@ -66,10 +66,11 @@ func TestCheckAgainstSimulator(t *testing.T) {
 	}
 	defer s.Close()
 	o := s.Options()
-	path := filepath.Join(t.TempDir(), "c.yaml")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
 	write := func(secret, sub string) {
-		os.WriteFile(path, fmt.Appendf(nil, "zoom: {account_id: %s, client_id: %s, client_secret: %s, token_url: %q, websocket_url: %q}\nsubscriptions: [{name: ris-a, id: a}, {name: ris-b, id: %s}]\n",
-			o.AccountID, o.ClientID, secret, s.TokenURL(), s.WebSocketURL(), sub), 0o600)
+		os.WriteFile(path, fmt.Appendf(nil, "zoom: {account_id: %s, client_id: %s, client_secret: %s, token_url: %q, websocket_url: %q}\nsubscriptions: [{name: ris-a, id: a}, {name: ris-b, id: %s}]\nnats: {embedded: {store_dir: %q}}\n",
+			o.AccountID, o.ClientID, secret, s.TokenURL(), s.WebSocketURL(), sub, filepath.Join(dir, "js")), 0o600)
 	}
 	write(o.ClientSecret, "b")
 	code, out, _ := runCmd(t, "check", "--config", path)

@@ -310,8 +310,8 @@ func TestOAuthAppMode(t *testing.T) {
 	dir := t.TempDir()
 	rt := filepath.Join(dir, "state", "refresh-token")
 	path := filepath.Join(dir, "c.yaml")
-	os.WriteFile(path, fmt.Appendf(nil, "zoom: {oauth_app: {client_id: %s, client_secret: %s, refresh_token_file: %q}, token_url: %q, websocket_url: %q}\nsubscriptions: [{name: ris-a, id: %s}]\n",
-		o.ClientID, o.ClientSecret, rt, s.TokenURL(), s.WebSocketURL(), o.Subscriptions[0]), 0o600)
+	os.WriteFile(path, fmt.Appendf(nil, "zoom: {oauth_app: {client_id: %s, client_secret: %s, refresh_token_file: %q}, token_url: %q, websocket_url: %q}\nsubscriptions: [{name: ris-a, id: %s}]\nnats: {embedded: {store_dir: %q}}\n",
+		o.ClientID, o.ClientSecret, rt, s.TokenURL(), s.WebSocketURL(), o.Subscriptions[0], filepath.Join(dir, "js")), 0o600)
 
 	code, out, errs := runCmd(t, "token", "exchange", "--config", path, "--code", "the-code", "--redirect-uri", "https://example.com/cb")
 	if code != exitOK || !strings.Contains(out, "refresh token stored in "+rt) {
