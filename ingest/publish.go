@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -132,9 +133,9 @@ func (p *publisher) fit(msg *nats.Msg) *nats.Msg {
 // headersOnly returns msg's headers alone, on the invalid subject, with why
 // in Zoom-Error; the loss is counted and logged.
 func (p *publisher) headersOnly(msg *nats.Msg, why string) *nats.Msg {
-	h := make(nats.Header, len(msg.Header)+1)
-	for k, v := range msg.Header {
-		h[k] = v
+	h := maps.Clone(msg.Header)
+	if h == nil {
+		h = nats.Header{}
 	}
 	h.Del(events.HeaderContentType) // no body
 	reason := why
