@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -16,16 +15,11 @@ import (
 // compares the granted scopes with those the events need, and opens each
 // subscription once.
 func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	path := fs.String("config", "", "configuration `file`")
-	if done, rc := parseFlags(fs, args, stderr); done {
-		return rc
-	}
-	cfg, rc := loadConfig(*path, stderr)
+	cfg, path, rc := configArgs("check", args, stderr)
 	if cfg == nil {
 		return rc
 	}
-	fmt.Fprintf(stdout, "config %s: ok (%d subscriptions)\n", *path, len(cfg.Subscriptions))
+	fmt.Fprintf(stdout, "config %s: ok (%d subscriptions)\n", path, len(cfg.Subscriptions))
 	problems := checkNATS(ctx, cfg.NATS, stdout)
 	src := newTokenSource(cfg.Zoom, zerolog.Nop())
 	tok, err := src.Token(ctx)

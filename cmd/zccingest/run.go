@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"io"
 	"net"
 	"net/http"
@@ -14,12 +13,7 @@ import (
 
 // cmdRun is the service: every subscription to NATS until SIGINT/SIGTERM.
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	path := fs.String("config", "", "configuration `file`")
-	if done, rc := parseFlags(fs, args, stderr); done {
-		return rc
-	}
-	cfg, rc := loadConfig(*path, stderr)
+	cfg, _, rc := configArgs("run", args, stderr)
 	if cfg == nil {
 		return rc
 	}

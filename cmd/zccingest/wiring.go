@@ -15,6 +15,19 @@ import (
 
 // loadConfig loads --config; on error it prints the message, which names the
 // key, and returns the exit status.
+// configArgs parses the arguments of a command whose only flag is
+// --config, and loads that file. A nil config comes with the exit code
+// (exitOK after -h).
+func configArgs(name string, args []string, stderr io.Writer) (cfg *config.Config, path string, code int) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	p := fs.String("config", "", "configuration `file`")
+	if done, rc := parseFlags(fs, args, stderr); done {
+		return nil, "", rc
+	}
+	cfg, code = loadConfig(*p, stderr)
+	return cfg, *p, code
+}
+
 func loadConfig(path string, stderr io.Writer) (*config.Config, int) {
 	if path == "" {
 		fmt.Fprintln(stderr, "zccingest: --config is required")
