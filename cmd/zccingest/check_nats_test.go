@@ -33,11 +33,7 @@ func startServer(t *testing.T, jetStream bool, maxPayload int32) *server.Server 
 // TestCheckNATS: check reports what would stop run, or lose an event's
 // body, on the NATS side.
 func TestCheckNATS(t *testing.T) {
-	s := sim.New(sim.Options{Subscriptions: []string{"a"}})
-	if err := s.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := startSim(t, sim.Options{Subscriptions: []string{"a"}})
 	o := s.Options()
 
 	small := startServer(t, true, 64<<10)

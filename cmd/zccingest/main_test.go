@@ -22,6 +22,17 @@ func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errb.String()
 }
 
+// startSim serves a simulator on loopback for the test.
+func startSim(t *testing.T, opts sim.Options) *sim.Server {
+	t.Helper()
+	s := sim.New(opts)
+	if err := s.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
 func TestVersion(t *testing.T) {
 	code, out, _ := runCmd(t, "version")
 	if code != 0 || !strings.Contains(out, "zccingest ") || !strings.Contains(out, runtime.Version()) {
@@ -60,11 +71,7 @@ func TestConfigErrorsExit2(t *testing.T) {
 }
 
 func TestCheckAgainstSimulator(t *testing.T) {
-	s := sim.New(sim.Options{Subscriptions: []string{"a", "b"}})
-	if err := s.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := startSim(t, sim.Options{Subscriptions: []string{"a", "b"}})
 	o := s.Options()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "c.yaml")

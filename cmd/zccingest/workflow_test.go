@@ -72,11 +72,7 @@ func streamMessages(t *testing.T, store string) []*nats.Msg {
 // A capture written by run, replayed into a fresh stream, yields the same
 // messages: subjects, headers and bodies.
 func TestReplayEqualsLive(t *testing.T) {
-	s := sim.New(sim.Options{Subscriptions: []string{"s1", "s2"}})
-	if err := s.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := startSim(t, sim.Options{Subscriptions: []string{"s1", "s2"}})
 	dir := t.TempDir()
 	liveStore, capDir := filepath.Join(dir, "live"), filepath.Join(dir, "capture")
 	o := s.Options()
@@ -301,11 +297,7 @@ func TestDemo(t *testing.T) {
 // OAuth-app mode end to end: token exchange stores the refresh token, and
 // check then runs on refresh tokens, each one rotated and stored.
 func TestOAuthAppMode(t *testing.T) {
-	s := sim.New(sim.Options{AuthCode: "the-code"})
-	if err := s.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := startSim(t, sim.Options{AuthCode: "the-code"})
 	o := s.Options()
 	dir := t.TempDir()
 	rt := filepath.Join(dir, "state", "refresh-token")
