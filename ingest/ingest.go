@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -21,12 +22,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
 
 	"github.com/zccingest/zccingest/events"
 	"github.com/zccingest/zccingest/ingest/capture"
 	"github.com/zccingest/zccingest/ingest/config"
+	"github.com/zccingest/zccingest/ingest/zoomws"
 	"github.com/zccingest/zccingest/session"
 )
 
@@ -59,6 +60,8 @@ type Ingester struct {
 	lost          int // events the publisher gave up on at the drain deadline; read after pubDone
 
 	order sync.Mutex // journal and de-duplication in one order
+
+	ws atomic.Pointer[zoomws.Client] // set by Run, for /readyz
 }
 
 // New prepares an ingester publishing on nc. With a stream configured it
@@ -111,21 +114,28 @@ func (in *Ingester) Run(ctx context.Context) error {
 		return errors.New("ingest: Run needs a token source")
 	}
 	in.Start()
-	var wg sync.WaitGroup
+	var subs []zoomws.Subscription
 	for _, sc := range in.cfg.Subscriptions {
-		s := &subscription{
-			cfg: sc, zoom: in.cfg.Zoom, tokens: in.tokens, m: in.m,
-			log: in.log.With().Str("subscription", sc.Name).Logger(),
-			handle: func(sub string, frame []byte, received time.Time) {
-				in.Handle(sub, frame, received)
-			},
-		}
-		in.m.connected.WithLabelValues(sc.Name).Set(0)
-		wg.Go(func() { s.run(ctx) })
+		subs = append(subs, zoomws.Subscription{Name: sc.Name, ID: sc.ID})
 	}
+	ws, err := zoomws.New(zoomws.Options{
+		Subscriptions:     subs,
+		WebSocketURL:      in.cfg.Zoom.WebSocketURL,
+		HeartbeatInterval: in.cfg.Zoom.HeartbeatInterval.D(),
+		Tokens:            in.tokens,
+		Handle:            func(sub string, frame []byte, received time.Time) { in.Handle(sub, frame, received) },
+		Logger:            in.log,
+		Registerer:        in.reg,
+	})
+	if err != nil {
+		return errors.Join(err, in.Drain())
+	}
+	in.ws.Store(ws)
+	done := make(chan struct{})
+	go func() { ws.Run(ctx); close(done) }()
 	<-ctx.Done()
 	in.log.Info().Msg("stopping: closing subscriptions")
-	wg.Wait()
+	<-done
 	return in.Drain()
 }
 
@@ -314,11 +324,10 @@ func (in *Ingester) decode(sub string, frame []byte, received time.Time) (msg *n
 	return msg, Published
 }
 
-// keep buffers msg unless another subscription's copy was kept already.
+// keep buffers msg unless another copy was kept already: from another
+// subscription, or from the same subscription's second connection while a
+// make-before-break reconnect holds two open.
 func (in *Ingester) keep(msg *nats.Msg, received time.Time) Outcome {
-	if len(in.cfg.Subscriptions) < 2 {
-		return in.enqueue(msg, received)
-	}
 	key := msg.Header.Get(events.HeaderMsgID)
 	if !in.seen.add(key, received) {
 		in.m.duplicates.Inc()
@@ -364,8 +373,9 @@ func (in *Ingester) Handler() http.Handler {
 		if !in.nc.IsConnected() {
 			problems = append(problems, "nats: "+in.nc.Status().String())
 		}
+		ws := in.ws.Load()
 		for _, s := range in.cfg.Subscriptions {
-			if !gaugeIs(in.m.connected.WithLabelValues(s.Name), 1) {
+			if ws == nil || !ws.Connected(s.Name) {
 				problems = append(problems, "subscription "+s.Name+": not connected")
 			}
 		}
@@ -383,12 +393,4 @@ func (in *Ingester) Handler() http.Handler {
 
 func promhttpHandler(reg *prometheus.Registry) http.Handler {
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
-}
-
-func gaugeIs(g prometheus.Gauge, v float64) bool {
-	var m dto.Metric
-	if g.Write(&m) != nil {
-		return false
-	}
-	return m.GetGauge().GetValue() == v
 }

@@ -16,8 +16,6 @@ type metrics struct {
 	published    prometheus.Counter       // acknowledged by NATS
 	publishRetry prometheus.Counter       // publish attempts that failed and were retried
 	dropped      *prometheus.CounterVec   // reason
-	reconnects   *prometheus.CounterVec   // subscription, reason
-	connected    *prometheus.GaugeVec     // subscription
 	publishLat   prometheus.Histogram     // received to acknowledged
 	deliveryLag  *prometheus.HistogramVec // subscription: received_at - event_ts
 
@@ -66,13 +64,11 @@ func newMetrics(reg prometheus.Registerer, bufferDepth func() float64) *metrics 
 		published:    prometheus.NewCounter(prometheus.CounterOpts{Name: "zccingest_published_total", Help: "Messages acknowledged by NATS."}),
 		publishRetry: prometheus.NewCounter(prometheus.CounterOpts{Name: "zccingest_publish_retries_total", Help: "Publishes that failed and were sent again."}),
 		dropped:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zccingest_dropped_total", Help: "Events lost, by reason (buffer_full, shutdown_timeout, too_large)."}, []string{"reason"}),
-		reconnects:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zccingest_reconnects_total", Help: "Connections lost and re-opened, by reason."}, []string{"subscription", "reason"}),
-		connected:    prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "zccingest_connected", Help: "1 while the subscription's WebSocket is open and built."}, []string{"subscription"}),
 		publishLat:   prometheus.NewHistogram(prometheus.HistogramOpts{Name: "zccingest_publish_latency_seconds", Help: "From frame received to NATS acknowledgement.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18)}),
 		deliveryLag:  prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "zccingest_delivery_lag_seconds", Help: "received_at - event_ts: how late Zoom delivered the event.", Buckets: prometheus.ExponentialBuckets(0.01, 4, 12)}, []string{"subscription"}),
 	}
 	reg.MustRegister(m.frames, m.events, m.invalid, m.unknown, m.duplicates, m.published, m.publishRetry, m.dropped,
-		m.reconnects, m.connected, m.publishLat, m.deliveryLag,
+		m.publishLat, m.deliveryLag,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "zccingest_buffer_depth", Help: "Events received and not yet acknowledged by NATS."}, bufferDepth))
 	return m
 }

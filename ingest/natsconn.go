@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/zccingest/zccingest/ingest/config"
+	"github.com/zccingest/zccingest/ingest/zoomws"
 )
 
 // NATS is a connection, and the embedded server behind it if there is one.
@@ -131,7 +132,7 @@ func DialOnce(c config.NATS, name string) (*nats.Conn, error) {
 // MaxFrameMessage is the largest message a frame of ReadLimit bytes can
 // become, headers included: the embedded server's max_payload, and what an
 // outside server needs so that no event loses its body.
-const MaxFrameMessage = ReadLimit + 64<<10
+const MaxFrameMessage = zoomws.ReadLimit + 64<<10
 
 // StartEmbedded starts a NATS server with JetStream.
 func StartEmbedded(e config.Embedded) (*server.Server, error) {

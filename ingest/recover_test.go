@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/zccingest/zccingest/ingest"
+	"github.com/zccingest/zccingest/ingest/zoomws"
 	"github.com/zccingest/zccingest/session"
 	"github.com/zccingest/zccingest/test/sim"
 )
@@ -78,7 +79,7 @@ func TestRecovery(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			u, _ := ingest.URL(e.sim.WebSocketURL(), "a", tok.AccessToken)
+			u, _ := zoomws.URL(e.sim.WebSocketURL(), "a", tok.AccessToken)
 			c, _, err := websocket.Dial(timeout(t, 5*time.Second), u, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -142,7 +143,7 @@ func TestMalformedFrames(t *testing.T) {
 		[]byte(`{"module":"surprise","success":true}`),
 		// Nested as deep as ReadLimit allows: a recursive decoder without
 		// a depth limit overflows the stack, which no recover catches.
-		[]byte(`{"module":"message","success":true,"content":{"a":` + strings.Repeat("[", ingest.ReadLimit-64)),
+		[]byte(`{"module":"message","success":true,"content":{"a":` + strings.Repeat("[", zoomws.ReadLimit-64)),
 	}
 	for _, m := range malformed {
 		sendN(t, e, src, 3)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/zccingest/zccingest/ingest"
 	"github.com/zccingest/zccingest/ingest/config"
+	"github.com/zccingest/zccingest/ingest/zoomws"
 )
 
 // checkNATS connects once to an outside NATS server and reports what would
@@ -37,7 +38,7 @@ func checkNATS(ctx context.Context, c config.NATS, stdout io.Writer) int {
 	fmt.Fprintf(stdout, "nats: ok, %s (server %s)\n", nc.ConnectedUrlRedacted(), nc.ConnectedServerVersion())
 	if mp := nc.MaxPayload(); mp < ingest.MaxFrameMessage {
 		fmt.Fprintf(stdout, "nats: warning: max_payload is %s; an event larger than that is published as headers only (Zoom frames are read up to %s)\n",
-			size(mp), size(ingest.ReadLimit))
+			size(mp), size(zoomws.ReadLimit))
 	}
 	name := c.StreamName()
 	if name == "" {

@@ -9,8 +9,8 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/zccingest/zccingest/events"
-	"github.com/zccingest/zccingest/ingest"
 	"github.com/zccingest/zccingest/ingest/config"
+	"github.com/zccingest/zccingest/ingest/zoomws"
 	"github.com/zccingest/zccingest/session"
 )
 
@@ -30,7 +30,7 @@ func checkSubscriptions(ctx context.Context, cfg *config.Config, src *session.So
 }
 
 func probe(ctx context.Context, base, id, token string) string {
-	u, err := ingest.URL(base, id, token)
+	u, err := zoomws.URL(base, id, token)
 	if err != nil {
 		return err.Error()
 	}
@@ -41,7 +41,7 @@ func probe(ctx context.Context, base, id, token string) string {
 		return err.Error()
 	}
 	defer ws.Close(websocket.StatusNormalClosure, "check done")
-	ws.SetReadLimit(ingest.ReadLimit)
+	ws.SetReadLimit(zoomws.ReadLimit)
 	_, b, err := ws.Read(ctx)
 	if err != nil {
 		return "no build_connection: " + err.Error()

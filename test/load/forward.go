@@ -13,8 +13,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/zccingest/zccingest/ingest"
 	"github.com/zccingest/zccingest/ingest/config"
+	"github.com/zccingest/zccingest/ingest/zoomws"
 )
 
 // rawForward is the baseline: one token, each subscription's socket read
@@ -50,12 +50,12 @@ func rawForward(ctx context.Context, cfgPath string) error {
 	}
 	var wg sync.WaitGroup
 	for _, s := range cfg.Subscriptions {
-		u, _ := ingest.URL(cfg.Zoom.WebSocketURL, s.ID, tok.AccessToken)
+		u, _ := zoomws.URL(cfg.Zoom.WebSocketURL, s.ID, tok.AccessToken)
 		ws, _, err := websocket.Dial(ctx, u, nil)
 		if err != nil {
 			return err
 		}
-		ws.SetReadLimit(ingest.ReadLimit)
+		ws.SetReadLimit(zoomws.ReadLimit)
 		subject := "zoom.raw." + s.Name
 		if _, _, err := ws.Read(ctx); err != nil { // build_connection
 			return err

@@ -1,4 +1,4 @@
-package ingest
+package zoomws
 
 import (
 	"bytes"
@@ -14,8 +14,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/zccingest/zccingest/events"
-	"github.com/zccingest/zccingest/ingest/config"
-	"github.com/zccingest/zccingest/session"
 )
 
 // ReadLimit is the largest frame accepted. coder/websocket defaults to 32 KiB
@@ -55,7 +53,7 @@ type connResult struct {
 func URL(base, subscriptionID, accessToken string) (string, error) {
 	u, err := url.Parse(base)
 	if err != nil {
-		return "", fmt.Errorf("ingest: websocket url: %w", err)
+		return "", fmt.Errorf("zoomws: websocket url: %w", err)
 	}
 	q := u.Query()
 	q.Set("subscriptionId", subscriptionID)
@@ -66,12 +64,9 @@ func URL(base, subscriptionID, accessToken string) (string, error) {
 
 // subscription holds one subscription's connection, reconnecting forever.
 type subscription struct {
-	cfg    config.Subscription
-	zoom   config.Zoom
-	tokens *session.Source
-	log    zerolog.Logger
-	m      *metrics
-	handle func(sub string, frame []byte, received time.Time)
+	Subscription
+	c   *Client
+	log zerolog.Logger
 }
 
 // run connects, reads, and reconnects until ctx is done. Zoom re-sends
@@ -80,11 +75,11 @@ func (s *subscription) run(ctx context.Context) {
 	failures := 0
 	for ctx.Err() == nil {
 		res := s.connect(ctx)
-		s.m.connected.WithLabelValues(s.cfg.Name).Set(0)
+		s.c.setConnected(s.Name, false)
 		if ctx.Err() != nil {
 			return
 		}
-		s.m.reconnects.WithLabelValues(s.cfg.Name, res.reason).Inc()
+		s.c.m.reconnects.WithLabelValues(s.Name, res.reason).Inc()
 		s.log.Warn().Str("state", "disconnected").Str("reason", res.reason).AnErr("error", res.err).Msg("connection ended; reconnecting")
 		var wait time.Duration
 		failures, wait = retryWait(failures, res)
@@ -128,11 +123,11 @@ func backoff(n int) time.Duration {
 
 // connect holds one connection until it ends.
 func (s *subscription) connect(ctx context.Context) connResult {
-	tok, err := s.tokens.Token(ctx)
+	tok, err := s.c.opts.Tokens.Token(ctx)
 	if err != nil {
 		return connResult{reason: reasonToken, err: err}
 	}
-	u, err := URL(s.zoom.WebSocketURL, s.cfg.ID, tok.AccessToken)
+	u, err := URL(s.c.opts.WebSocketURL, s.ID, tok.AccessToken)
 	if err != nil {
 		return connResult{reason: reasonDial, err: err}
 	}
@@ -141,7 +136,7 @@ func (s *subscription) connect(ctx context.Context) connResult {
 	cancel()
 	if err != nil {
 		// Dial errors quote the URL, and the URL holds the token.
-		return connResult{reason: reasonDial, err: redacted{s.tokens.Redact(err.Error()), err}}
+		return connResult{reason: reasonDial, err: redacted{s.c.opts.Tokens.Redact(err.Error()), err}}
 	}
 	defer ws.CloseNow()
 	ws.SetReadLimit(ReadLimit)
@@ -150,7 +145,7 @@ func (s *subscription) connect(ctx context.Context) connResult {
 	// socket, so shutdown closes it normally instead (below).
 	cctx, ccancel := context.WithCancel(context.Background())
 	defer ccancel()
-	hb := s.zoom.HeartbeatInterval.D()
+	hb := s.c.opts.HeartbeatInterval
 	var last atomic.Int64
 	last.Store(time.Now().UnixNano())
 	var silent atomic.Bool
@@ -213,18 +208,18 @@ func (s *subscription) connect(ctx context.Context) connResult {
 	if err != nil {
 		return s.ended(ctx, err, false, &silent)
 	}
-	s.handle(s.cfg.Name, first, time.Now()) // journaled and counted
+	s.c.opts.Handle(s.Name, first, time.Now()) // journaled and counted
 	f, err := events.ParseFrame(first)
 	if err != nil || f.Module != events.ModuleBuildConnection || !f.Success {
-		s.tokens.Invalidate(tok.AccessToken)
+		s.c.opts.Tokens.Invalidate(tok.AccessToken)
 		content := string(f.Content)
 		if err != nil {
 			content = err.Error()
 		}
-		return connResult{reason: reasonBuildFailed, err: fmt.Errorf("build_connection: %s", s.tokens.Redact(content))}
+		return connResult{reason: reasonBuildFailed, err: fmt.Errorf("build_connection: %s", s.c.opts.Tokens.Redact(content))}
 	}
 	last.Store(time.Now().UnixNano())
-	s.m.connected.WithLabelValues(s.cfg.Name).Set(1)
+	s.c.setConnected(s.Name, true)
 	s.log.Info().Str("state", "connected").Msg("subscription connected")
 
 	// Zoom may or may not close a socket whose token expires; the source
@@ -247,7 +242,7 @@ func (s *subscription) connect(ctx context.Context) connResult {
 			return s.ended(ctx, err, true, &silent)
 		}
 		last.Store(now.UnixNano())
-		s.handle(s.cfg.Name, buf.Bytes(), now)
+		s.c.opts.Handle(s.Name, buf.Bytes(), now)
 	}
 }
 
@@ -258,9 +253,9 @@ func (s *subscription) ended(ctx context.Context, err error, built bool, silent 
 	case silent.Load():
 		return connResult{reason: reasonSilent, built: built, err: errors.New("no frame for two heartbeat intervals")}
 	case websocket.CloseStatus(err) != -1:
-		return connResult{reason: reasonClosed, built: built, err: redacted{s.tokens.Redact(err.Error()), err}}
+		return connResult{reason: reasonClosed, built: built, err: redacted{s.c.opts.Tokens.Redact(err.Error()), err}}
 	default:
-		return connResult{reason: reasonReadError, built: built, err: redacted{s.tokens.Redact(err.Error()), err}}
+		return connResult{reason: reasonReadError, built: built, err: redacted{s.c.opts.Tokens.Redact(err.Error()), err}}
 	}
 }
 
