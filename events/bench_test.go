@@ -3,13 +3,11 @@ package events_test
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/zccingest/zccingest/events"
+	"github.com/zccingest/zccingest/test/examples"
 )
 
 // decodeNormalize is the ingester's per-frame work.
@@ -28,20 +26,16 @@ func decodeNormalize(b *testing.B, frame []byte, at time.Time) {
 }
 
 func BenchmarkDecodeNormalize(b *testing.B) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "events", "*.json"))
 	at := time.Now()
-	for _, file := range files {
-		example, err := os.ReadFile(file)
-		if err != nil {
-			b.Fatal(err)
-		}
+	all := examples.All()
+	for _, name := range examples.Names() {
+		example := all[name]
 		// Zoom sends compact JSON; the examples are laid out for reading.
 		var compact bytes.Buffer
 		if err := json.Compact(&compact, example); err != nil {
 			b.Fatal(err)
 		}
 		frame := frameOf(b, compact.Bytes())
-		name := strings.TrimSuffix(filepath.Base(file), ".json")
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(frame)))

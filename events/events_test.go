@@ -12,13 +12,14 @@ import (
 	"time"
 
 	"github.com/zccingest/zccingest/events"
+	"github.com/zccingest/zccingest/test/examples"
 )
 
 func readExample(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "events", name+".json"))
-	if err != nil {
-		t.Fatal(err)
+	b := examples.Get(name)
+	if b == nil {
+		t.Fatalf("no example of %s", name)
 	}
 	return b
 }
@@ -101,15 +102,11 @@ func checkRoundTrip(t *testing.T, typed any, example []byte) {
 }
 
 func TestDecodeExamples(t *testing.T) {
-	entries, err := os.ReadDir(filepath.Join("testdata", "events"))
-	if err != nil {
-		t.Fatal(err)
+	names := examples.Names()
+	if len(names) != 35 {
+		t.Fatalf("test/examples holds %d examples, want Zoom's 35", len(names))
 	}
-	if len(entries) != 35 {
-		t.Fatalf("testdata holds %d examples, want Zoom's 35", len(entries))
-	}
-	for _, e := range entries {
-		name := strings.TrimSuffix(e.Name(), ".json")
+	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
 			example := readExample(t, name)
 			ev := decode(t, frameOf(t, example))
@@ -453,7 +450,7 @@ func TestNames(t *testing.T) {
 		t.Fatalf("Names() = %d names, want 35", len(names))
 	}
 	for _, n := range names {
-		if _, err := os.Stat(filepath.Join("testdata", "events", n+".json")); err != nil {
+		if examples.Get(n) == nil {
 			t.Errorf("modelled event %s has no example", n)
 		}
 	}

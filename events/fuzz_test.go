@@ -4,26 +4,20 @@ import (
 	"bytes"
 	"encoding/json"
 	"maps"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"github.com/zccingest/zccingest/events"
+	"github.com/zccingest/zccingest/test/examples"
 )
 
 // FuzzDecode feeds arbitrary frames through the ingester's decode path: it
 // must never panic, and whatever it accepts must become a message with a
 // valid subject and a JSON body that holds the object unchanged.
 func FuzzDecode(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "events", "*.json"))
-	for _, file := range files {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, b := range examples.All() {
 		f.Add(frameOf(f, b))
 		f.Add([]byte(`{"module":"message","success":true,"content":` + string(b) + `}`))
 	}

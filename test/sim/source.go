@@ -2,45 +2,23 @@ package sim
 
 import (
 	"context"
-	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
-	"path"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/zccingest/zccingest/ingest/capture"
+	"github.com/zccingest/zccingest/test/examples"
 )
 
-//go:embed examples/*.json
-var examplesFS embed.FS
-
-// Examples returns Zoom's example payload of each of the 35 events, by
-// event name.
-func Examples() map[string][]byte {
-	entries, _ := examplesFS.ReadDir("examples")
-	m := make(map[string][]byte, len(entries))
-	for _, e := range entries {
-		b, _ := examplesFS.ReadFile(path.Join("examples", e.Name()))
-		m[strings.TrimSuffix(e.Name(), ".json")] = b
-	}
-	return m
-}
+// Examples returns Zoom's example payload of each event, by event name.
+func Examples() map[string][]byte { return examples.All() }
 
 // ExampleNames returns the example events' names, sorted.
-func ExampleNames() []string {
-	names := make([]string, 0, 35)
-	for n := range Examples() {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
+func ExampleNames() []string { return examples.Names() }
 
 // A Source yields events to send: the event JSON, or io.EOF when done.
 type Source interface {
