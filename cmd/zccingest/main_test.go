@@ -54,7 +54,7 @@ func TestConfigErrorsExit2(t *testing.T) {
 	for _, tc := range []struct{ yaml, key string }{
 		{"zoom: {client_id: c, client_secret: s}\nsubscriptions: [{name: a, id: x}]\n", "zoom.account_id"},
 		{"zoom: {account_id: a, client_id: c, client_secret: s, heartbeat_interval: 2m}\nsubscriptions: [{name: a, id: x}]\n", "zoom.heartbeat_interval"},
-		{"zoom: {account_id: a, client_id: c, client_secret: s}\nsubscriptions: [{name: a, id: x}]\nnats: {bogus: 1}\n", "field bogus not found"},
+		{"zoom: {account_id: a, client_id: c, client_secret: s}\nsubscriptions: [{name: a, id: x}]\nnats: {bogus: 1}\n", "nats.bogus: unknown key"},
 	} {
 		path := filepath.Join(dir, "c.yaml")
 		os.WriteFile(path, []byte(tc.yaml), 0o600)

@@ -4,19 +4,14 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
-	"os"
-	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // Defaults.
@@ -32,8 +27,10 @@ const (
 	DefaultEmbeddedListen    = "127.0.0.1:4222"
 	DefaultStoreDir          = "./data/nats"
 	DefaultBufferEvents      = 100_000
-	DefaultCaptureFileSize   = 64 << 20
-	DefaultHTTPListen        = "127.0.0.1:9464"
+	// MaxBufferEvents bounds the buffer, which is allocated at start-up.
+	MaxBufferEvents        = 1_000_000
+	DefaultCaptureFileSize = 64 << 20
+	DefaultHTTPListen      = "127.0.0.1:9464"
 )
 
 // Config is the whole file.
@@ -152,9 +149,9 @@ func errorf(key, format string, args ...any) *Error {
 
 // Load reads, expands, defaults and validates the file.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
-		return nil, &Error{Msg: err.Error()}
+		return nil, err
 	}
 	return Parse(data)
 }
@@ -162,23 +159,16 @@ func Load(path string) (*Config, error) {
 // Parse is Load on the file's bytes.
 func Parse(data []byte) (*Config, error) {
 	var c Config
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, &Error{Msg: "the file is empty"}
-		}
-		var ee *Error
-		if errors.As(err, &ee) {
-			return nil, ee
-		}
-		return nil, &Error{Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
-	}
-	if err := expandStrings(reflect.ValueOf(&c).Elem(), ""); err != nil {
+	d, err := parseTree(data, &c)
+	if err != nil {
 		return nil, err
 	}
-	c.setDefaults()
+	c.setDefaults(d.present)
 	if err := c.validate(); err != nil {
+		var ce *Error
+		if errors.As(err, &ce) {
+			return nil, d.redact(ce)
+		}
 		return nil, err
 	}
 	return &c, nil
@@ -188,28 +178,32 @@ func Parse(data []byte) (*Config, error) {
 // commands that publish or subscribe without a full configuration.
 func DefaultNATS() NATS {
 	var c Config
-	c.setDefaults()
+	c.setDefaults(nil)
 	return c.NATS
 }
 
-func (c *Config) setDefaults() {
+// setDefaults fills what the file left out. A number or duration the file
+// set, even to zero, is kept for validate to judge: "0s" is no way to ask
+// for the default.
+func (c *Config) setDefaults(present map[string]bool) {
+	unset := func(key string) bool { return !present[key] }
 	z := &c.Zoom
 	setString(&z.TokenURL, DefaultTokenURL)
 	setString(&z.WebSocketURL, DefaultWebSocketURL)
-	if z.HeartbeatInterval == 0 {
+	if unset("zoom.heartbeat_interval") {
 		z.HeartbeatInterval = Duration(DefaultHeartbeatInterval)
 	}
 	n := &c.NATS
 	setString(&n.SubjectPrefix, DefaultSubjectPrefix)
-	if n.DuplicateWindow == 0 {
+	if unset("nats.duplicate_window") {
 		n.DuplicateWindow = Duration(DefaultDuplicateWindow)
 	}
 	setString(&n.Embedded.Listen, DefaultEmbeddedListen)
 	setString(&n.Embedded.StoreDir, DefaultStoreDir)
-	if n.BufferEvents == 0 {
+	if unset("nats.buffer_events") {
 		n.BufferEvents = DefaultBufferEvents
 	}
-	if c.Capture.MaxFileSize == 0 {
+	if unset("capture.max_file_size") {
 		c.Capture.MaxFileSize = DefaultCaptureFileSize
 	}
 	setString(&c.HTTP.Listen, DefaultHTTPListen)
@@ -308,12 +302,12 @@ func (c *Config) validate() error {
 	if n.DuplicateWindow.D() < time.Second {
 		return errorf("nats.duplicate_window", "%s is too short; at least 1s", n.DuplicateWindow.D())
 	}
-	if n.BufferEvents < 1 {
-		return errorf("nats.buffer_events", "%d; must be positive", n.BufferEvents)
+	if n.BufferEvents < 1 || n.BufferEvents > MaxBufferEvents {
+		return errorf("nats.buffer_events", "%d is out of range: 1 to %d", n.BufferEvents, MaxBufferEvents)
 	}
 	if n.URL == "" {
-		if _, _, err := net.SplitHostPort(n.Embedded.Listen); err != nil {
-			return errorf("nats.embedded.listen", "%q is not host:port", n.Embedded.Listen)
+		if err := checkListen("nats.embedded.listen", n.Embedded.Listen, 1); err != nil {
+			return err
 		}
 	}
 	if (n.TLS.CertFile == "") != (n.TLS.KeyFile == "") {
@@ -323,8 +317,8 @@ func (c *Config) validate() error {
 		return errorf("capture.max_file_size", "%d bytes is too small; at least 1KiB", c.Capture.MaxFileSize)
 	}
 	if c.HTTP.Listen != "off" {
-		if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
-			return errorf("http.listen", "%q is not host:port (or \"off\")", c.HTTP.Listen)
+		if err := checkListen("http.listen", c.HTTP.Listen, 0); err != nil {
+			return err
 		}
 	}
 	switch c.Log.Level {
@@ -368,6 +362,19 @@ func (s *Subscription) resolve(key, websocketURL string) error {
 		return errorf(key+".id", "%q differs from the url's subscriptionId %q", s.ID, id)
 	}
 	s.ID = id
+	return nil
+}
+
+// checkListen requires host:port with a port from minPort to 65535.
+func checkListen(key, v string, minPort int) error {
+	_, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return errorf(key, "%q is not host:port", v)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < minPort || p > 65535 {
+		return errorf(key, "port %q is out of range: %d to 65535", port, minPort)
+	}
 	return nil
 }
 

@@ -73,6 +73,10 @@ func TestInvalid(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no testdata: %v", err)
 	}
+	// Values the invalid files take from the environment: no error may
+	// quote them, least of all the secret.
+	t.Setenv("ZCC_TEST_WORD", "lots")
+	t.Setenv("ZCC_TEST_SECRET", "s3cr3t-from-env")
 	for _, file := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".yaml"), func(t *testing.T) {
 			want := wantOf(t, file)
@@ -87,10 +91,54 @@ func TestInvalid(t *testing.T) {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("error = %q\nwant it to contain %q", err, want)
 			}
+			if strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "lots\"") && !strings.Contains(file, "bad-capture-size") {
+				t.Errorf("error quotes a value from the environment: %q", err)
+			}
 			if strings.Contains(err.Error(), "pa$word") {
 				t.Errorf("error quotes the secret: %q", err)
 			}
 		})
+	}
+}
+
+// ${VAR} is expanded whatever the field's type, and the value is checked
+// as strictly as one written in the file.
+func TestEnvInTypedFields(t *testing.T) {
+	t.Setenv("ZCC_TEST_BUF", "1500")
+	t.Setenv("ZCC_TEST_HB", "12s")
+	t.Setenv("ZCC_TEST_SIZE", "2MiB")
+	c, err := config.Parse([]byte(`
+zoom:
+  account_id: acct
+  client_id: cid
+  client_secret: s
+  heartbeat_interval: ${ZCC_TEST_HB}
+subscriptions:
+  - name: ris-a
+    id: abc
+nats:
+  buffer_events: "${ZCC_TEST_BUF}"
+capture:
+  max_file_size: ${ZCC_TEST_SIZE}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.NATS.BufferEvents != 1500 || c.Zoom.HeartbeatInterval.D() != 12*time.Second || c.Capture.MaxFileSize != 2<<20 {
+		t.Errorf("buffer_events %d heartbeat_interval %s max_file_size %d", c.NATS.BufferEvents, c.Zoom.HeartbeatInterval.D(), c.Capture.MaxFileSize)
+	}
+}
+
+// A file that never ends is refused after MaxFileSize bytes, not read until
+// memory runs out.
+func TestEndlessFile(t *testing.T) {
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip("no /dev/zero")
+	}
+	_, err := config.Load("/dev/zero")
+	var ce *config.Error
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("Load(/dev/zero) = %v, want a *config.Error saying it is too large", err)
 	}
 }
 
