@@ -16,7 +16,9 @@ import (
 func main() {
 	// Milliseconds in every log line's time: reconnect gaps are measured in them.
 	zerolog.TimeFieldFormat = "2006-01-02T15:04:05.000Z07:00"
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGHUP too: a closed terminal or a supervisor's reload must drain
+	// like a stop, not kill the process with events in its buffer.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }

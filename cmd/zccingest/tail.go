@@ -42,7 +42,7 @@ func cmdTail(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		mu.Lock()
 		defer mu.Unlock()
 		if *asJSON {
-			fmt.Fprintf(stdout, "%s\n", m.Data)
+			fmt.Fprintln(stdout, jsonLine(m.Data))
 			return
 		}
 		fmt.Fprintln(stdout, tailLine(m))
@@ -64,8 +64,13 @@ func cmdTail(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // tailLine is one readable line: time, subscription, event, and the ids
-// that matter to a CTI adapter.
+// that matter to a CTI adapter. Everything in it that came from outside is
+// passed through termSafe.
 func tailLine(m *nats.Msg) string {
+	return termSafe(rawTailLine(m))
+}
+
+func rawTailLine(m *nats.Msg) string {
 	sub := m.Header.Get(events.HeaderSubscription)
 	if strings.HasSuffix(m.Subject, ".invalid") {
 		return fmt.Sprintf("%s %-8s INVALID %s (%d bytes)", time.Now().UTC().Format("15:04:05.000"), sub, m.Header.Get(events.HeaderError), len(m.Data))
