@@ -9,7 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/oauth2"
 )
 
@@ -35,7 +38,7 @@ func (a OAuthApp) config(redirectURI string) *oauth2.Config {
 
 // NewOAuthApp returns a Source of refresh-token grants.
 func NewOAuthApp(a OAuthApp, opts Options) *Source {
-	store := &RefreshTokenFile{Path: a.RefreshTokenFile}
+	store := &RefreshTokenFile{Path: a.RefreshTokenFile, Logger: opts.Logger}
 	var src *Source
 	conf := a.config("")
 	fetch := func(ctx context.Context, client *http.Client) (*oauth2.Token, error) {
@@ -44,6 +47,12 @@ func NewOAuthApp(a OAuthApp, opts Options) *Source {
 			return nil, &Error{Kind: KindCredential, msg: err.Error(), err: err}
 		}
 		src.addSecret(rt)
+		// Zoom rotates the token on refresh: a process that could not
+		// leave the new one in the file, usable by its owner, must not
+		// refresh at all.
+		if err := store.CheckOwner(); err != nil {
+			return nil, &Error{Kind: KindCredential, msg: err.Error(), err: err}
+		}
 		ctx = context.WithValue(ctx, oauth2.HTTPClient, client)
 		tok, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: rt}).Token()
 		if err != nil {
@@ -69,7 +78,7 @@ func NewOAuthApp(a OAuthApp, opts Options) *Source {
 // tokens and stores the refresh token. It returns the granted scopes.
 func Exchange(ctx context.Context, a OAuthApp, code, redirectURI string, client *http.Client) ([]string, error) {
 	if client == nil {
-		client = http.DefaultClient
+		client = &http.Client{Timeout: 30 * time.Second, CheckRedirect: refuseRedirect}
 	}
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, client)
 	tok, err := a.config(redirectURI).Exchange(ctx, code)
@@ -91,6 +100,9 @@ func Exchange(ctx context.Context, a OAuthApp, code, redirectURI string, client 
 // atomically: a crash leaves either the old token or the new one, whole.
 type RefreshTokenFile struct {
 	Path string
+	// Logger hears of a file that cannot be read (the token in memory is
+	// used then, and it may have been spent by another process).
+	Logger zerolog.Logger
 
 	// beforeRename, when set, runs between writing the temporary file and
 	// renaming it into place; tests use it to crash there.
@@ -115,6 +127,8 @@ func (f *RefreshTokenFile) Load() (string, error) {
 	b, err := os.ReadFile(f.Path)
 	if err != nil {
 		if f.current != "" {
+			f.Logger.Error().Err(err).Str("refresh_token_file", f.Path).
+				Msg("the refresh-token file cannot be read; using the token last read from it, which another process may have rotated since. Fix the file's owner or mode")
 			return f.current, nil
 		}
 		return "", fmt.Errorf("session: reading the refresh token (zoom.oauth_app.refresh_token_file; run 'zccingest token exchange' first): %w", err)
@@ -130,13 +144,43 @@ func (f *RefreshTokenFile) Load() (string, error) {
 	return tok, nil
 }
 
+// geteuid is os.Geteuid; a test pretends to be another user.
+var geteuid = os.Geteuid
+
+// CheckOwner says whether Save could replace the file and leave it as it
+// is now: owned by the same user, with the same mode. A process of another
+// user (say, 'zccingest check' run as root against the service's file)
+// that is not root cannot, and a refresh it made would rotate the token
+// into a file the service cannot read: the service's next refresh would
+// present a spent token. Such a process is refused before it refreshes.
+func (f *RefreshTokenFile) CheckOwner() error {
+	st, err := os.Stat(f.Path)
+	if err != nil {
+		return nil // Save creates it, owned by this process
+	}
+	uid, _, ok := owner(st)
+	if !ok || uid == geteuid() || geteuid() == 0 {
+		return nil
+	}
+	return fmt.Errorf("session: %s belongs to uid %d, and this process runs as uid %d: a refresh would rotate the refresh token into a file its owner could no longer use. Run this command as the file's owner (the service's user)",
+		f.Path, uid, geteuid())
+}
+
 // Save writes token to a temporary file beside Path, syncs it, renames it
-// over Path and syncs the directory. The file's mode is 0600.
+// over Path and syncs the directory. A file that exists keeps its mode and,
+// when root replaces another user's file, its owner; a new one is 0600.
 func (f *RefreshTokenFile) Save(token string) (err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.current = token
 	defer func() { f.unsaved = err != nil }()
+	mode, uid, gid, keepOwner := os.FileMode(0o600), 0, 0, false
+	if st, err := os.Stat(f.Path); err == nil {
+		mode = st.Mode().Perm()
+		var ok bool
+		uid, gid, ok = owner(st)
+		keepOwner = ok && uid != geteuid()
+	}
 	dir := filepath.Dir(f.Path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("session: saving the refresh token: %w", err)
@@ -146,9 +190,15 @@ func (f *RefreshTokenFile) Save(token string) (err error) {
 		return fmt.Errorf("session: saving the refresh token: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // after a successful rename there is nothing to remove
-	if err := tmp.Chmod(0o600); err != nil {
+	if err := tmp.Chmod(mode); err != nil {
 		tmp.Close()
 		return fmt.Errorf("session: saving the refresh token: %w", err)
+	}
+	if keepOwner {
+		if err := tmp.Chown(uid, gid); err != nil {
+			tmp.Close()
+			return fmt.Errorf("session: saving the refresh token: keeping the file's owner (uid %d): %w", uid, err)
+		}
 	}
 	if _, err := tmp.WriteString(token + "\n"); err != nil {
 		tmp.Close()
@@ -174,4 +224,19 @@ func (f *RefreshTokenFile) Save(token string) (err error) {
 		d.Close()
 	}
 	return nil
+}
+
+// owner returns the file's user and group where the system says.
+func owner(st os.FileInfo) (uid, gid int, ok bool) {
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, 0, false
+	}
+	return int(sys.Uid), int(sys.Gid), true
+}
+
+// refuseRedirect stops a token request at a redirect: the request carries
+// the client secret, and the next hop is nobody we configured.
+func refuseRedirect(req *http.Request, _ []*http.Request) error {
+	return fmt.Errorf("session: the token endpoint redirected to %s://%s; redirects are not followed (check zoom.token_url)", req.URL.Scheme, req.URL.Host)
 }

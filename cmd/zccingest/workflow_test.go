@@ -305,8 +305,10 @@ func TestOAuthAppMode(t *testing.T) {
 	os.WriteFile(path, fmt.Appendf(nil, "zoom: {oauth_app: {client_id: %s, client_secret: %s, refresh_token_file: %q}, token_url: %q, websocket_url: %q}\nsubscriptions: [{name: ris-a, id: %s}]\nnats: {embedded: {store_dir: %q}}\n",
 		o.ClientID, o.ClientSecret, rt, s.TokenURL(), s.WebSocketURL(), o.Subscriptions[0], filepath.Join(dir, "js")), 0o600)
 
-	code, out, errs := runCmd(t, "token", "exchange", "--config", path, "--code", "the-code", "--redirect-uri", "https://example.com/cb")
-	if code != exitOK || !strings.Contains(out, "refresh token stored in "+rt) {
+	// The code from the environment: nothing on the command line.
+	t.Setenv(codeEnv, "the-code")
+	code, out, errs := runCmd(t, "token", "exchange", "--config", path, "--redirect-uri", "https://example.com/cb")
+	if code != exitOK || !strings.Contains(out, "refresh token stored in "+rt) || strings.Contains(errs, "warning") {
 		t.Fatalf("token exchange: %d %q %q", code, out, errs)
 	}
 	stored, _ := os.ReadFile(rt)
@@ -322,7 +324,7 @@ func TestOAuthAppMode(t *testing.T) {
 	}
 	// A spent code fails, naming Zoom's reason, without quoting the code.
 	code, _, errs = runCmd(t, "token", "exchange", "--config", path, "--code", "the-code", "--redirect-uri", "https://example.com/cb")
-	if code != exitFail || !strings.Contains(errs, "Invalid Token!") || strings.Contains(errs, "the-code") {
+	if code != exitFail || !strings.Contains(errs, "Invalid Token!") || strings.Contains(errs, "the-code") || !strings.Contains(errs, "warning: --code shows") {
 		t.Errorf("spent code: %d %q", code, errs)
 	}
 }
