@@ -20,6 +20,9 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return rc
 	}
 	fmt.Fprintf(stdout, "config %s: ok (%d subscriptions)\n", path, len(cfg.Subscriptions))
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(stdout, "config: WARNING: %s\n", w)
+	}
 	problems := checkNATS(ctx, cfg.NATS, stdout)
 	src := newTokenSource(cfg.Zoom, zerolog.Nop())
 	tok, err := src.Token(ctx)

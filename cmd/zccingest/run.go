@@ -18,6 +18,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return rc
 	}
 	log := newLogger(cfg.Log, stderr)
+	for _, w := range cfg.Warnings() {
+		log.Warn().Msg(w)
+	}
 	tokens := newTokenSource(cfg.Zoom, log)
 	n, err := ingest.ConnectNATS(cfg.NATS, "zccingest", log)
 	if err != nil {

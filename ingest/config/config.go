@@ -404,3 +404,28 @@ func isLoopback(host string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
+
+// Warnings lists what the file allows but an operator should know: each
+// names its key. run logs them at start, check prints them.
+func (c *Config) Warnings() []string {
+	var w []string
+	n := c.NATS
+	creds := n.User != "" || n.Password != "" || n.Token != ""
+	tlsSet := n.TLS.CAFile != "" || n.TLS.CertFile != ""
+	for _, raw := range strings.Split(n.URL, ",") {
+		u, err := url.Parse(strings.TrimSpace(raw))
+		if err != nil || u.Host == "" {
+			continue
+		}
+		withCreds := creds || u.User != nil
+		if (u.Scheme == "nats" || u.Scheme == "ws") && withCreds && !tlsSet && !isLoopback(u.Hostname()) {
+			w = append(w, fmt.Sprintf("nats.url: %s://%s with a password or token: the credentials cross the network in clear unless the server requires TLS; use tls:// (or nats.tls)", u.Scheme, u.Host))
+		}
+	}
+	if n.URL == "" {
+		if host, _, err := net.SplitHostPort(n.Embedded.Listen); err == nil && !isLoopback(host) {
+			w = append(w, fmt.Sprintf("nats.embedded.listen: %s is reachable from other hosts", n.Embedded.Listen))
+		}
+	}
+	return w
+}

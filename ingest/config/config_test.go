@@ -184,3 +184,28 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestWarnings(t *testing.T) {
+	base := "zoom: {account_id: a, client_id: c, client_secret: s}\nsubscriptions: [{name: a, id: x}]\n"
+	for _, tc := range []struct{ nats, want string }{
+		{"nats: {url: 'nats://nats-1.example:4222', user: u, password: p}", "nats.url: nats://nats-1.example:4222 with a password or token"},
+		{"nats: {url: 'nats://u:p@nats-1.example:4222'}", "nats.url: nats://nats-1.example:4222 with a password"},
+		{"nats: {url: 'tls://nats-1.example:4222', user: u, password: p}", ""},
+		{"nats: {url: 'nats://127.0.0.1:4222', token: t}", ""},
+		{"nats: {url: 'nats://nats-1.example:4222'}", ""},
+		{"nats: {embedded: {listen: '0.0.0.0:4222'}}", "nats.embedded.listen: 0.0.0.0:4222 is reachable from other hosts"},
+		{"", ""},
+	} {
+		c, err := config.Parse([]byte(base + tc.nats))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Join(c.Warnings(), "\n")
+		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("%s: warnings %q, want %q", tc.nats, got, tc.want)
+		}
+		if strings.Contains(got, "u:p") {
+			t.Errorf("warning quotes the password: %q", got)
+		}
+	}
+}
