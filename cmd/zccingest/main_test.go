@@ -65,6 +65,21 @@ func TestConfigErrorsExit2(t *testing.T) {
 			}
 		}
 	}
+	// A store_dir that cannot be made (here: below a file, which stops
+	// root too) is named at once, not after the embedded server's timeout.
+	blocker := filepath.Join(dir, "a-file")
+	os.WriteFile(blocker, nil, 0o600)
+	path := filepath.Join(dir, "c.yaml")
+	os.WriteFile(path, fmt.Appendf(nil, "zoom: {account_id: a, client_id: c, client_secret: s}\nsubscriptions: [{name: a, id: x}]\nnats: {embedded: {store_dir: %q}}\n", filepath.Join(blocker, "nats")), 0o600)
+	for _, cmd := range []string{"run", "check"} {
+		code, out, errs := runCmd(t, cmd, "--config", path)
+		if code == exitOK || !strings.Contains(out+errs, "nats.embedded.store_dir") {
+			t.Errorf("%s with an unwritable store_dir: exit %d, %q", cmd, code, out+errs)
+		}
+		if cmd == "run" && code != exitConfig {
+			t.Errorf("run with an unwritable store_dir: exit %d, want %d", code, exitConfig)
+		}
+	}
 	if code, _, _ := runCmd(t, "run"); code != exitConfig {
 		t.Errorf("run without --config: exit %d", code)
 	}

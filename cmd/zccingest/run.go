@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -20,6 +21,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	log := newLogger(cfg.Log, stderr)
 	for _, w := range cfg.Warnings() {
 		log.Warn().Msg(w)
+	}
+	if cfg.NATS.URL == "" {
+		// The embedded server would only say, 10 s later, that it did not
+		// start listening: name the directory now.
+		if err := writableDir(cfg.NATS.Embedded.StoreDir); err != nil {
+			fmt.Fprintf(stderr, "zccingest: config: nats.embedded.store_dir: not writable: %v\n", err)
+			return exitConfig
+		}
 	}
 	tokens := newTokenSource(cfg.Zoom, log)
 	n, err := ingest.ConnectNATS(cfg.NATS, "zccingest", log)
