@@ -94,7 +94,11 @@ func New(ctx context.Context, cfg *config.Config, nc *nats.Conn, tokens *session
 		}
 	}
 	if cfg.Capture.Dir != "" {
-		w, err := capture.NewWriter(cfg.Capture.Dir, int64(cfg.Capture.MaxFileSize))
+		w, err := capture.NewWriter(capture.Options{
+			Dir: cfg.Capture.Dir, MaxFileSize: int64(cfg.Capture.MaxFileSize),
+			MaxAge: cfg.Capture.MaxAge.D(), MaxTotalSize: int64(cfg.Capture.MaxTotalSize),
+			Logger: log.With().Str("component", "capture").Logger(), Registerer: in.reg,
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -151,23 +155,6 @@ func (in *Ingester) Start() {
 		defer close(in.pubDone)
 		in.lost = p.run(stop)
 	}()
-	if in.capture != nil {
-		// A crash loses at most a second of the journal.
-		go func() {
-			t := time.NewTicker(time.Second)
-			defer t.Stop()
-			for {
-				select {
-				case <-t.C:
-					if err := in.capture.Flush(); err != nil {
-						in.log.Error().Err(err).Msg("capture flush failed")
-					}
-				case <-in.pubDone:
-					return
-				}
-			}
-		}()
-	}
 }
 
 // Drain closes the buffer to new frames and waits, up to DrainTimeout,
@@ -270,9 +257,7 @@ func (in *Ingester) Handle(sub string, frame []byte, received time.Time) Outcome
 	in.order.Lock()
 	defer in.order.Unlock()
 	if in.capture != nil {
-		if err := in.capture.Write(received, sub, frame); err != nil {
-			in.log.Error().Err(err).Msg("capture failed")
-		}
+		in.capture.Write(received, sub, frame) // never waits for the disk
 	}
 	if msg == nil {
 		return out
@@ -385,6 +370,13 @@ func (in *Ingester) Handler() http.Handler {
 				fmt.Fprintln(w, p)
 			}
 			return
+		}
+		if in.capture != nil {
+			if err := in.capture.Err(); err != nil {
+				// Events still flow: degraded, not down.
+				fmt.Fprintf(w, "ready, degraded: capture journal failing: %v\n", err)
+				return
+			}
 		}
 		fmt.Fprintln(w, "ready")
 	})

@@ -27,6 +27,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	natsURL := fs.String("nats", "nats://127.0.0.1:4222", "NATS `URL` when no -config is given")
 	stream := fs.String("stream", config.DefaultStream, "JetStream `stream` when no -config is given (\"\" for core NATS)")
 	speed := fs.Float64("speed", 0, "pace: 0 as fast as possible, 1 as recorded, 10 ten times faster")
+	skipBad := fs.Bool("skip-bad", false, "pass over every damaged line (counted); without it only a damaged last line,\nwhich a killed writer leaves, is passed over, and any other makes the exit status 1")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: zccingest replay [flags] FILE...\n\nPublishes captured frames (capture.dir journals) to NATS as run would.")
 		fs.PrintDefaults()
@@ -50,6 +51,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	} else {
 		cfg.NATS.URL, cfg.NATS.Stream = *natsURL, stream
 	}
+	skips := &skipped{all: *skipBad, w: stderr}
 	subs, total, err := scanCaptures(files)
 	if err != nil {
 		fmt.Fprintf(stderr, "zccingest replay: %v\n", err)
@@ -77,7 +79,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	sum := replaySummary{families: map[events.Family]int{}}
 	progress := newProgress(stderr, total)
 	start := time.Now()
-	err = replayFiles(ctx, files, *speed, func(rec capture.Record) {
+	err = replayFiles(ctx, files, *speed, skips, func(rec capture.Record) {
 		frame := []byte(rec.Frame)
 		out := in.Handle(rec.Subscription, frame, rec.At)
 		sum.add(out, frame)
@@ -89,6 +91,10 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	sum.elapsed = time.Since(start)
 	sum.print(stdout)
+	fmt.Fprintf(stdout, "skipped    %d damaged lines\n", skips.n)
+	if err == nil && skips.unasked > 0 {
+		err = fmt.Errorf("%d damaged lines that are not a file's last were passed over; rerun with --skip-bad to accept that", skips.unasked)
+	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintf(stderr, "zccingest replay: %v\n", err)
 		return exitFail
@@ -100,7 +106,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 // progress bar knows the total before the first frame is published.
 func scanCaptures(files []string) (subs []string, total int, err error) {
 	for _, name := range files {
-		err := eachRecord(name, func(rec capture.Record) {
+		err := eachRecord(name, nil, func(rec capture.Record) {
 			total++
 			if !slices.Contains(subs, rec.Subscription) {
 				subs = append(subs, rec.Subscription)
@@ -113,7 +119,26 @@ func scanCaptures(files []string) (subs []string, total int, err error) {
 	return subs, total, nil
 }
 
-func eachRecord(name string, fn func(capture.Record)) error {
+// skipped decides about damaged lines and counts them.
+type skipped struct {
+	all        bool // --skip-bad
+	w          io.Writer
+	n, unasked int
+}
+
+// skip passes over le with a warning; a damaged line that is not a file's
+// last is counted as unasked unless --skip-bad was given.
+func (s *skipped) skip(le *capture.LineError) {
+	s.n++
+	if !le.Last && !s.all {
+		s.unasked++
+	}
+	fmt.Fprintf(s.w, "zccingest replay: warning: %v; passed over\n", le)
+}
+
+// eachRecord calls fn for every record of the file. A damaged line goes to
+// skips (nil: passed over without a word, for a first counting pass).
+func eachRecord(name string, skips *skipped, fn func(capture.Record)) error {
 	f, err := os.Open(name)
 	if err != nil {
 		return err
@@ -125,6 +150,13 @@ func eachRecord(name string, fn func(capture.Record)) error {
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
+		var le *capture.LineError
+		if errors.As(err, &le) {
+			if skips != nil {
+				skips.skip(le)
+			}
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -134,12 +166,12 @@ func eachRecord(name string, fn func(capture.Record)) error {
 
 // replayFiles calls fn for every record, at the recorded pace divided by
 // speed (0: no waiting).
-func replayFiles(ctx context.Context, files []string, speed float64, fn func(capture.Record)) error {
+func replayFiles(ctx context.Context, files []string, speed float64, skips *skipped, fn func(capture.Record)) error {
 	var first time.Time
 	start := time.Now()
 	for _, name := range files {
 		var werr error
-		err := eachRecord(name, func(rec capture.Record) {
+		err := eachRecord(name, skips, func(rec capture.Record) {
 			if werr != nil {
 				return
 			}

@@ -28,9 +28,11 @@ const (
 	DefaultStoreDir          = "./data/nats"
 	DefaultBufferEvents      = 100_000
 	// MaxBufferEvents bounds the buffer, which is allocated at start-up.
-	MaxBufferEvents        = 1_000_000
-	DefaultCaptureFileSize = 64 << 20
-	DefaultHTTPListen      = "127.0.0.1:9464"
+	MaxBufferEvents         = 1_000_000
+	DefaultCaptureFileSize  = 64 << 20
+	DefaultCaptureMaxAge    = 7 * 24 * time.Hour
+	DefaultCaptureTotalSize = 10 << 30
+	DefaultHTTPListen       = "127.0.0.1:9464"
 )
 
 // Config is the whole file.
@@ -117,6 +119,9 @@ type TLS struct {
 type Capture struct {
 	Dir         string `yaml:"dir"` // empty: off
 	MaxFileSize Size   `yaml:"max_file_size"`
+	// Retention: the oldest files go beyond either bound; 0 keeps them.
+	MaxAge       Duration `yaml:"max_age"`
+	MaxTotalSize Size     `yaml:"max_total_size"`
 }
 
 // HTTP serves /metrics, /healthz and /readyz.
@@ -205,6 +210,12 @@ func (c *Config) setDefaults(present map[string]bool) {
 	}
 	if unset("capture.max_file_size") {
 		c.Capture.MaxFileSize = DefaultCaptureFileSize
+	}
+	if unset("capture.max_age") {
+		c.Capture.MaxAge = Duration(DefaultCaptureMaxAge)
+	}
+	if unset("capture.max_total_size") {
+		c.Capture.MaxTotalSize = DefaultCaptureTotalSize
 	}
 	setString(&c.HTTP.Listen, DefaultHTTPListen)
 	setString(&c.Log.Level, "info")
@@ -315,6 +326,9 @@ func (c *Config) validate() error {
 	}
 	if c.Capture.MaxFileSize < 1<<10 {
 		return errorf("capture.max_file_size", "%d bytes is too small; at least 1KiB", c.Capture.MaxFileSize)
+	}
+	if t := c.Capture.MaxTotalSize; t != 0 && t < c.Capture.MaxFileSize {
+		return errorf("capture.max_total_size", "%d bytes is less than capture.max_file_size (%d): the current file alone would pass it; 0 keeps everything", t, c.Capture.MaxFileSize)
 	}
 	if c.HTTP.Listen != "off" {
 		if err := checkListen("http.listen", c.HTTP.Listen, 0); err != nil {
