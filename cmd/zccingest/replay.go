@@ -16,6 +16,7 @@ import (
 	"github.com/zccingest/zccingest/ingest"
 	"github.com/zccingest/zccingest/ingest/capture"
 	"github.com/zccingest/zccingest/ingest/config"
+	"github.com/zccingest/zccingest/ingest/natsout"
 )
 
 // cmdReplay publishes captured frames through the decode and publish path
@@ -62,13 +63,15 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		cfg.Subscriptions = append(cfg.Subscriptions, config.Subscription{Name: s})
 	}
 	log := newLogger(cfg.Log, stderr)
-	n, err := ingest.ConnectNATS(cfg.NATS, "zccingest-replay", log)
+	nopts := natsOptions(cfg.NATS, "zccingest-replay", log)
+	nopts.FailFast = true // no live socket to hold events for: NATS must answer
+	n, err := natsout.Connect(ctx, nopts)
 	if err != nil {
-		fmt.Fprintf(stderr, "zccingest replay: %v\n", err)
+		fmt.Fprintf(stderr, "zccingest replay: %v; none of %d frames published\n", err, total)
 		return exitFail
 	}
 	defer n.Close()
-	in, err := ingest.New(ctx, cfg, n.Conn, nil, log)
+	in, err := ingest.New(ingestOptions(cfg, n, log))
 	if err != nil {
 		fmt.Fprintf(stderr, "zccingest replay: %v\n", err)
 		return exitFail
@@ -77,20 +80,32 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	sum := replaySummary{families: map[events.Family]int{}}
 	progress := newProgress(stderr, total)
 	start := time.Now()
-	err = replayFiles(ctx, files, *speed, func(rec capture.Record) {
+	err = replayFiles(ctx, files, *speed, func(rec capture.Record) error {
 		frame := []byte(rec.Frame)
-		out := in.Handle(rec.Subscription, frame, rec.At)
+		// Backpressure: a full buffer waits for NATS, it does not drop.
+		out, err := in.HandleWait(ctx, rec.Subscription, frame, rec.At)
+		if err != nil {
+			return err
+		}
 		sum.add(out, frame)
 		progress.update(sum.frames)
+		return nil
 	})
 	progress.done()
-	if derr := in.Drain(); err == nil {
+	dctx, cancel := context.WithTimeout(context.Background(), ingest.DefaultDrainTimeout)
+	defer cancel()
+	if derr := in.Drain(dctx); err == nil {
 		err = derr
 	}
 	sum.elapsed = time.Since(start)
+	sum.dropped = int(in.Dropped())
 	sum.print(stdout)
-	if err != nil && !errors.Is(err, context.Canceled) {
+	if err != nil {
 		fmt.Fprintf(stderr, "zccingest replay: %v\n", err)
+		return exitFail
+	}
+	if sum.dropped > 0 {
+		fmt.Fprintf(stderr, "zccingest replay: %d events dropped (zccingest_dropped_total); see the log for why\n", sum.dropped)
 		return exitFail
 	}
 	return exitOK
@@ -134,7 +149,7 @@ func eachRecord(name string, fn func(capture.Record)) error {
 
 // replayFiles calls fn for every record, at the recorded pace divided by
 // speed (0: no waiting).
-func replayFiles(ctx context.Context, files []string, speed float64, fn func(capture.Record)) error {
+func replayFiles(ctx context.Context, files []string, speed float64, fn func(capture.Record) error) error {
 	var first time.Time
 	start := time.Now()
 	for _, name := range files {
@@ -160,7 +175,7 @@ func replayFiles(ctx context.Context, files []string, speed float64, fn func(cap
 				werr = ctx.Err()
 				return
 			}
-			fn(rec)
+			werr = fn(rec)
 		})
 		if err == nil {
 			err = werr
@@ -187,8 +202,6 @@ func (s *replaySummary) add(out ingest.Outcome, frame []byte) {
 		s.control++
 	case ingest.Duplicate:
 		s.duplicates++
-	case ingest.Dropped:
-		s.dropped++
 	case ingest.Published:
 		f, _ := events.ParseFrame(frame)
 		if ev, err := f.Event(); err == nil {

@@ -32,6 +32,8 @@ const (
 	DefaultEmbeddedListen    = "127.0.0.1:4222"
 	DefaultStoreDir          = "./data/nats"
 	DefaultBufferEvents      = 100_000
+	DefaultBufferBytes       = 512 << 20
+	DefaultStreamMaxAge      = 7 * 24 * time.Hour
 	DefaultCaptureFileSize   = 64 << 20
 	DefaultHTTPListen        = "127.0.0.1:9464"
 )
@@ -86,6 +88,13 @@ type NATS struct {
 	Embedded        Embedded `yaml:"embedded"`
 	// BufferEvents bounds the events held while NATS is unreachable.
 	BufferEvents int `yaml:"buffer_events"`
+	// BufferBytes bounds their bytes.
+	BufferBytes Size `yaml:"buffer_bytes"`
+	// Limits of a stream the ingester creates; an existing stream keeps
+	// its own.
+	StreamMaxAge   Duration `yaml:"stream_max_age"`
+	StreamMaxBytes Size     `yaml:"stream_max_bytes"` // 0: no size limit
+	StreamReplicas int      `yaml:"stream_replicas"`
 
 	CredsFile string `yaml:"creds_file"`
 	NKeyFile  string `yaml:"nkey_file"`
@@ -209,6 +218,15 @@ func (c *Config) setDefaults() {
 	if n.BufferEvents == 0 {
 		n.BufferEvents = DefaultBufferEvents
 	}
+	if n.BufferBytes == 0 {
+		n.BufferBytes = DefaultBufferBytes
+	}
+	if n.StreamMaxAge == 0 {
+		n.StreamMaxAge = Duration(DefaultStreamMaxAge)
+	}
+	if n.StreamReplicas == 0 {
+		n.StreamReplicas = 1
+	}
 	if c.Capture.MaxFileSize == 0 {
 		c.Capture.MaxFileSize = DefaultCaptureFileSize
 	}
@@ -310,6 +328,15 @@ func (c *Config) validate() error {
 	}
 	if n.BufferEvents < 1 {
 		return errorf("nats.buffer_events", "%d; must be positive", n.BufferEvents)
+	}
+	if n.BufferBytes < 1<<20 {
+		return errorf("nats.buffer_bytes", "%d bytes is too small; at least 1MiB", n.BufferBytes)
+	}
+	if n.StreamMaxAge.D() < time.Minute {
+		return errorf("nats.stream_max_age", "%s is too short; at least 1m (and longer than the duplicate window)", n.StreamMaxAge.D())
+	}
+	if r := n.StreamReplicas; r < 1 || r > 5 {
+		return errorf("nats.stream_replicas", "%d; must be 1 to 5", r)
 	}
 	if n.URL == "" {
 		if _, _, err := net.SplitHostPort(n.Embedded.Listen); err != nil {

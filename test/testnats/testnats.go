@@ -1,0 +1,139 @@
+// Package testnats starts NATS servers for tests: one with JetStream on a
+// loopback port, or a cluster of them; and the free ports and deadlines
+// tests need around them.
+package testnats
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Timeout returns a context that ends after d or with the test.
+func Timeout(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// FreePort returns a loopback TCP port nothing listens on just now.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// Options of a test server; the zero value is JetStream on a free port
+// with a store in a temporary directory.
+type Options struct {
+	Port           int    // 0: a free one
+	StoreDir       string // "": t.TempDir()
+	MaxPayload     int32  // 0: NATS's default
+	MaxControlLine int32  // 0: NATS's default
+	NoJetStream    bool
+	// Edit, when set, changes the server options last.
+	Edit func(*server.Options)
+}
+
+// Start starts a server and shuts it down when the test ends.
+func Start(t testing.TB, o Options) *server.Server {
+	t.Helper()
+	if o.Port == 0 {
+		o.Port = FreePort(t)
+	}
+	if o.StoreDir == "" {
+		o.StoreDir = t.TempDir()
+	}
+	so := &server.Options{
+		Host: "127.0.0.1", Port: o.Port, JetStream: !o.NoJetStream, StoreDir: o.StoreDir,
+		NoSigs: true, NoLog: true, MaxPayload: o.MaxPayload, MaxControlLine: o.MaxControlLine,
+	}
+	if o.Edit != nil {
+		o.Edit(so)
+	}
+	s, err := server.NewServer(so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		s.Shutdown()
+		t.Fatalf("NATS server on port %d did not start", o.Port)
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	return s
+}
+
+// Cluster starts n clustered JetStream servers on loopback and waits until
+// JetStream has a meta leader. The servers' client URLs are ClientURLs.
+func Cluster(t testing.TB, n int) []*server.Server {
+	t.Helper()
+	ports := make([]int, n)
+	for i := range ports {
+		ports[i] = FreePort(t)
+	}
+	var routes []string
+	for _, p := range ports {
+		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p))
+	}
+	servers := make([]*server.Server, n)
+	for i := range servers {
+		servers[i] = Start(t, Options{Edit: func(o *server.Options) {
+			o.ServerName = fmt.Sprintf("s%d", i+1)
+			o.Cluster = server.ClusterOpts{Name: "zcc-test", Host: "127.0.0.1", Port: ports[i]}
+			o.Routes = server.RoutesFromStr(joinOthers(routes, i))
+		}})
+	}
+	ctx := Timeout(t, 20*time.Second)
+	for {
+		leader := 0
+		for _, s := range servers {
+			if s.JetStreamIsLeader() {
+				leader++
+			}
+		}
+		if leader == 1 {
+			return servers
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the NATS cluster elected no JetStream meta leader in 20 s")
+		case <-time.After(50 * time.Millisecond): // polling the servers' own state
+		}
+	}
+}
+
+func joinOthers(all []string, skip int) string {
+	s := ""
+	for i, r := range all {
+		if i == skip {
+			continue
+		}
+		if s != "" {
+			s += ","
+		}
+		s += r
+	}
+	return s
+}
+
+// ClientURLs returns the servers' client URLs, comma-separated, as a
+// client's seed list.
+func ClientURLs(servers []*server.Server) string {
+	s := ""
+	for i, srv := range servers {
+		if i > 0 {
+			s += ","
+		}
+		s += srv.ClientURL()
+	}
+	return s
+}
