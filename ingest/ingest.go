@@ -339,13 +339,13 @@ func (in *Ingester) decode(sub string, frame []byte, received time.Time) (msg *e
 // checkSubject refuses a subject a server could take badly: account ids
 // and event names come from outside.
 func checkSubject(s string) error {
-	if len(s) > MaxSubject {
-		return fmt.Errorf("ingest: subject of %d bytes is longer than %d", len(s), MaxSubject)
-	}
 	for tok := range strings.SplitSeq(s, ".") {
 		if len(tok) > MaxSubjectToken {
 			return fmt.Errorf("ingest: subject token of %d bytes (%.32q…) is longer than %d", len(tok), tok, MaxSubjectToken)
 		}
+	}
+	if len(s) > MaxSubject {
+		return fmt.Errorf("ingest: subject of %d bytes is longer than %d", len(s), MaxSubject)
 	}
 	return nil
 }

@@ -55,6 +55,7 @@ func TestCheckNATS(t *testing.T) {
 			"nats: warning: max_payload is 64 KiB; an event larger than that is published as headers only (Zoom frames are read up to 16 MiB)",
 			"stream ZOOM_EVENTS: ok; run will add subject zoom.> and set duplicate window 2m0s (was 10s)",
 			"stream ZOOM_EVENTS: warning: max_msg_size is 64 KiB",
+			"stream ZOOM_EVENTS: warning: no max_age, max_bytes or max_msgs: it keeps everything until the disk is full",
 			"all good",
 		}},
 		{"core", fmt.Sprintf("{url: %q, stream: \"\"}", small.ClientURL()), exitOK, []string{"nats: core NATS (no stream configured)", "all good"}},

@@ -62,6 +62,7 @@ func natsMsg(m *events.Message) *nats.Msg {
 }
 
 func (c *Conn) publishCore(l *link, msgs []*events.Message, errs []error) {
+	reconnects := l.nc.Stats().Reconnects
 	sent := 0
 	var err error
 	for i, m := range msgs {
@@ -81,7 +82,14 @@ func (c *Conn) publishCore(l *link, msgs []*events.Message, errs []error) {
 		return
 	}
 	// A flush is a round trip: the server has everything sent before it.
-	if ferr := l.nc.FlushTimeout(5 * time.Second); ferr != nil {
+	ferr := l.nc.FlushTimeout(5 * time.Second)
+	if ferr == nil && l.nc.Stats().Reconnects != reconnects {
+		// A flush begun while reconnecting is answered by the new
+		// connection's PONG, though what was written before it went
+		// down with the old one.
+		ferr = errors.New("the connection was replaced during the batch")
+	}
+	if ferr != nil {
 		ferr = fmt.Errorf("flushing NATS: %w", ferr)
 		for i := range sent {
 			if errs[i] == nil {

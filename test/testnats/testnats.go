@@ -6,7 +6,9 @@ package testnats
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -136,4 +138,77 @@ func ClientURLs(servers []*server.Server) string {
 		s += srv.ClientURL()
 	}
 	return s
+}
+
+// A Proxy forwards TCP connections to a server; Cut breaks them all, as a
+// network failure does, while the server stays up.
+type Proxy struct {
+	t      testing.TB
+	ln     net.Listener
+	target string
+
+	mu    sync.Mutex
+	conns []net.Conn
+	down  bool
+}
+
+// NewProxy listens on a free loopback port and forwards to target
+// (host:port); it stops with the test.
+func NewProxy(t testing.TB, target string) *Proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Proxy{t: t, ln: ln, target: target}
+	t.Cleanup(func() { ln.Close(); p.Cut() })
+	go p.accept()
+	return p
+}
+
+// URL is the proxy's nats:// URL.
+func (p *Proxy) URL() string { return "nats://" + p.ln.Addr().String() }
+
+func (p *Proxy) accept() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		if p.down {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		s, err := net.Dial("tcp", p.target)
+		if err != nil {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		p.conns = append(p.conns, c, s)
+		p.mu.Unlock()
+		go func() { io.Copy(s, c); s.Close(); c.Close() }()
+		go func() { io.Copy(c, s); s.Close(); c.Close() }()
+	}
+}
+
+// Cut closes every forwarded connection and refuses new ones until
+// Restore.
+func (p *Proxy) Cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = true
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// Restore accepts connections again.
+func (p *Proxy) Restore() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = false
 }
