@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -74,70 +76,88 @@ func Start(t testing.TB, o Options) *server.Server {
 	return s
 }
 
-// Cluster starts n clustered JetStream servers on loopback and waits until
-// JetStream has a meta leader. The servers' client URLs are ClientURLs.
-func Cluster(t testing.TB, n int) []*server.Server {
+// A Cluster is n clustered JetStream servers on loopback.
+type Cluster struct {
+	t       testing.TB
+	Servers []*server.Server // nil where stopped
+	opts    []Options
+}
+
+// StartCluster starts n clustered JetStream servers on loopback and waits
+// until JetStream has a meta leader.
+func StartCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
 	ports := make([]int, n)
+	var routes []string
 	for i := range ports {
 		ports[i] = FreePort(t)
+		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", ports[i]))
 	}
-	var routes []string
-	for _, p := range ports {
-		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p))
-	}
-	servers := make([]*server.Server, n)
-	for i := range servers {
-		servers[i] = Start(t, Options{Edit: func(o *server.Options) {
+	c := &Cluster{t: t, Servers: make([]*server.Server, n)}
+	for i := range n {
+		c.opts = append(c.opts, Options{Port: FreePort(t), StoreDir: t.TempDir(), Edit: func(o *server.Options) {
 			o.ServerName = fmt.Sprintf("s%d", i+1)
 			o.Cluster = server.ClusterOpts{Name: "zcc-test", Host: "127.0.0.1", Port: ports[i]}
-			o.Routes = server.RoutesFromStr(joinOthers(routes, i))
+			o.Routes = server.RoutesFromStr(strings.Join(append(slices.Clone(routes[:i]), routes[i+1:]...), ","))
 		}})
 	}
-	ctx := Timeout(t, 20*time.Second)
+	for i := range n {
+		c.Servers[i] = Start(t, c.opts[i])
+	}
+	c.WaitMetaLeader()
+	return c
+}
+
+// WaitMetaLeader waits until one running server is JetStream's meta leader.
+func (c *Cluster) WaitMetaLeader() {
+	c.t.Helper()
+	ctx := Timeout(c.t, 20*time.Second)
 	for {
-		leader := 0
-		for _, s := range servers {
-			if s.JetStreamIsLeader() {
-				leader++
+		for _, s := range c.Servers {
+			if s != nil && s.JetStreamIsLeader() {
+				return
 			}
-		}
-		if leader == 1 {
-			return servers
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatal("the NATS cluster elected no JetStream meta leader in 20 s")
-		case <-time.After(50 * time.Millisecond): // polling the servers' own state
+			c.t.Fatal("the NATS cluster elected no JetStream meta leader in 20 s")
+		case <-time.After(20 * time.Millisecond): // polling the servers' own state
 		}
 	}
 }
 
-func joinOthers(all []string, skip int) string {
-	s := ""
-	for i, r := range all {
-		if i == skip {
-			continue
+// Named returns the index of the running server of that name, -1 if none.
+func (c *Cluster) Named(name string) int {
+	for i, s := range c.Servers {
+		if s != nil && s.Name() == name {
+			return i
 		}
-		if s != "" {
-			s += ","
-		}
-		s += r
 	}
-	return s
+	return -1
 }
 
-// ClientURLs returns the servers' client URLs, comma-separated, as a
-// client's seed list.
-func ClientURLs(servers []*server.Server) string {
-	s := ""
-	for i, srv := range servers {
-		if i > 0 {
-			s += ","
+// Stop shuts server i down.
+func (c *Cluster) Stop(i int) {
+	c.Servers[i].Shutdown()
+	c.Servers[i].WaitForShutdown()
+	c.Servers[i] = nil
+}
+
+// Restart starts server i again on its ports and store.
+func (c *Cluster) Restart(i int) { c.Servers[i] = Start(c.t, c.opts[i]) }
+
+// URLs returns every server's client URL, comma-separated: a client's seed
+// list.
+func (c *Cluster) URLs() string {
+	var urls []string
+	for i, o := range c.opts {
+		if c.Servers[i] != nil {
+			urls = append(urls, c.Servers[i].ClientURL())
+		} else {
+			urls = append(urls, fmt.Sprintf("nats://127.0.0.1:%d", o.Port))
 		}
-		s += srv.ClientURL()
 	}
-	return s
+	return strings.Join(urls, ",")
 }
 
 // A Proxy forwards TCP connections to a server; Cut breaks them all, as a
