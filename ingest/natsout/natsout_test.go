@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
@@ -203,5 +204,33 @@ func TestRefusals(t *testing.T) {
 	}
 	if err := c.Ready(); err != nil {
 		t.Errorf("Ready = %v after the refusals", err)
+	}
+}
+
+// A publish the server drops for lack of permission is never acknowledged;
+// the server's error names the subject, and the message comes back refused
+// instead of being retried for ever.
+func TestPermissionDeniedIsRefused(t *testing.T) {
+	ns := testnats.Start(t, testnats.Options{Edit: func(o *server.Options) {
+		o.Users = []*server.User{{Username: "ingest", Password: "pw", Permissions: &server.Permissions{
+			Publish: &server.SubjectPermission{Allow: []string{">"}, Deny: []string{"zoom.acct.cc.task.>"}},
+		}}}
+	}})
+	c, err := natsout.Connect(testnats.Timeout(t, 10*time.Second), natsout.Options{
+		URL: ns.ClientURL(), User: "ingest", Password: "pw", Stream: "ZOOM_EVENTS", SubjectPrefix: "zoom", DuplicateWindow: time.Minute, MaxAge: time.Hour,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	msgs := []*events.Message{msg("zoom.acct.cc.task.created", "denied"), msg("zoom.acct.cc.engagement.started", "allowed")}
+	errs := make([]error, 2)
+	c.Publish(testnats.Timeout(t, 20*time.Second), msgs, errs)
+	var ref *ingest.RefusedError
+	if !errors.As(errs[0], &ref) || !strings.Contains(ref.Error(), "Permissions Violation") {
+		t.Errorf("denied subject: %v, want refused for the permission", errs[0])
+	}
+	if errs[1] != nil {
+		t.Errorf("allowed subject: %v", errs[1])
 	}
 }

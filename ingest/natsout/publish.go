@@ -165,7 +165,7 @@ func (c *Conn) classify(m *events.Message, err error) error {
 	}
 	// A publish the server drops for lack of permission is never
 	// acknowledged: the connection's error handler saw why.
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
+	if errors.Is(err, jetstream.ErrAsyncPublishTimeout) || errors.Is(err, nats.ErrTimeout) {
 		if why := c.denied.check(m.Subject); why != "" {
 			return &ingest.RefusedError{Err: errors.New(why)}
 		}
