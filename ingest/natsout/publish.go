@@ -63,13 +63,15 @@ func natsMsg(m *events.Message) *nats.Msg {
 
 func (c *Conn) publishCore(l *link, msgs []*events.Message, errs []error) {
 	reconnects := l.nc.Stats().Reconnects
+	var nm nats.Msg // PublishMsg keeps nothing of it
 	sent := 0
 	var err error
 	for i, m := range msgs {
 		if errs[i] = refuse(l.nc, m); errs[i] != nil {
 			continue
 		}
-		if err = l.nc.PublishMsg(natsMsg(m)); err != nil {
+		nm = nats.Msg{Subject: m.Subject, Header: nats.Header(m.Header), Data: m.Data}
+		if err = l.nc.PublishMsg(&nm); err != nil {
 			err = fmt.Errorf("publishing to NATS: %w", err)
 			for j := i; j < len(msgs); j++ {
 				errs[j] = err
