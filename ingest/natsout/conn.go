@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
+	"github.com/zccingest/zccingest/ingest"
 	"github.com/zccingest/zccingest/ingest/zoomws"
 )
 
@@ -77,11 +78,11 @@ type Conn struct {
 	log    zerolog.Logger
 	server *server.Server // nil for an outside server
 
-	cur      atomic.Pointer[link]
-	closing  atomic.Bool
-	done     chan struct{}
-	redials  sync.WaitGroup
-	streamOK atomic.Bool // the stream is known to exist
+	cur     atomic.Pointer[link]
+	mu      sync.Mutex // closing and redials.Add, against Close's Wait
+	closing atomic.Bool
+	done    chan struct{}
+	redials sync.WaitGroup
 
 	denied deniedSubjects
 }
@@ -164,7 +165,7 @@ func (c *Conn) dial(retry bool) (*link, error) {
 	}
 	l := &link{nc: nc}
 	if c.opts.Stream != "" {
-		js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(5*time.Second), jetstream.WithPublishAsyncMaxPending(2*MaxBatch))
+		js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(5*time.Second), jetstream.WithPublishAsyncMaxPending(2*ingest.MaxBatch))
 		if err != nil {
 			nc.Close()
 			return nil, fmt.Errorf("natsout: jetstream: %w", err)
@@ -180,6 +181,8 @@ func (c *Conn) dial(retry bool) (*link, error) {
 // the ingester is stopping, dial again. Events wait in the pipeline's
 // buffer meanwhile, and Ready says so.
 func (c *Conn) closed(nc *nats.Conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.closing.Load() || c.cur.Load() == nil || c.cur.Load().nc != nc {
 		return
 	}
@@ -231,9 +234,12 @@ func (c *Conn) Server() *server.Server { return c.server }
 // Close flushes and closes the connection and shuts the embedded server
 // down.
 func (c *Conn) Close() {
+	c.mu.Lock()
 	if c.closing.Swap(true) {
+		c.mu.Unlock()
 		return
 	}
+	c.mu.Unlock()
 	close(c.done)
 	c.redials.Wait()
 	if l := c.cur.Load(); l != nil {

@@ -15,10 +15,6 @@ import (
 	"github.com/zccingest/zccingest/ingest"
 )
 
-// MaxBatch bounds the messages the pipeline hands Publish at once, and with
-// it JetStream's pending asynchronous publishes.
-const MaxBatch = 2048
-
 var _ ingest.Sink = (*Conn)(nil)
 
 // Publish implements ingest.Sink: core NATS is acknowledged by a flush

@@ -26,13 +26,11 @@ func (c *Conn) EnsureStream(ctx context.Context) error {
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		_, err = l.js.CreateStream(ctx, c.NewStreamConfig())
 		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			c.streamOK.Store(true)
 			return nil // the pair's other node created it first
 		}
 		if err != nil {
 			return fmt.Errorf("natsout: creating stream %s: %w", name, err)
 		}
-		c.streamOK.Store(true)
 		c.log.Info().Str("stream", name).Str("subjects", subject).Dur("max_age", c.opts.MaxAge).Int64("max_bytes", c.opts.MaxBytes).
 			Int("replicas", max(c.opts.Replicas, 1)).Msg("JetStream stream created")
 		return nil
@@ -47,7 +45,6 @@ func (c *Conn) EnsureStream(ctx context.Context) error {
 		}
 		c.log.Info().Str("stream", name).Strs("changes", changes).Msg("JetStream stream updated")
 	}
-	c.streamOK.Store(true)
 	return nil
 }
 
