@@ -35,12 +35,19 @@ func refuse(nc *nats.Conn, m *events.Message) error {
 		return &ingest.RefusedError{Err: fmt.Errorf("subject of %d bytes is longer than %d", len(m.Subject), MaxSubject)}
 	}
 	limit := nc.MaxPayload() // 0 until first connected
+	if int64(len(m.Data))+headerSlack <= limit {
+		return nil // fits whatever its few headers
+	}
 	if size := int64(len(m.Data) + headerLen(m.Header)); limit > 0 && size > limit {
 		return &ingest.RefusedError{TooLarge: true,
 			Err: fmt.Errorf("message of %d bytes is larger than the NATS server's max_payload of %d bytes", size, limit)}
 	}
 	return nil
 }
+
+// headerSlack bounds the headers of an event message, so that most
+// messages need not have theirs counted.
+const headerSlack = 4096
 
 // headerLen is the size of h on the wire, counted once without encoding it.
 func headerLen(h events.Header) int {
