@@ -35,22 +35,8 @@ type env struct {
 	runErr func(error)
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer holds the logs of a test.
+type syncBuffer = testnats.LogBuffer
 
 func timeout(t testing.TB, d time.Duration) context.Context { return testnats.Timeout(t, d) }
 

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,22 +18,7 @@ import (
 	"github.com/zccingest/zccingest/test/testnats"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testnats.LogBuffer
 
 func msg(subject, id string) *events.Message {
 	return &events.Message{Subject: subject, ID: id, Header: events.Header{events.HeaderMsgID: {id}}, Data: []byte(`{}`)}

@@ -232,3 +232,21 @@ func (p *Proxy) Restore() {
 	defer p.mu.Unlock()
 	p.down = false
 }
+
+// A LogBuffer collects a test's log lines, written from any goroutine.
+type LogBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *LogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *LogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
