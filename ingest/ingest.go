@@ -91,6 +91,7 @@ type Ingester struct {
 	maxWait        time.Duration // longest pause between retries
 	drops          dropLog
 	dropped        atomic.Int64
+	published      atomic.Int64
 
 	stopPublisher context.CancelFunc
 	pubDone       chan struct{}
@@ -225,6 +226,12 @@ func (in *Ingester) drop(reason string, n int) {
 // Dropped returns how many events were lost, for any reason
 // (zccingest_dropped_total).
 func (in *Ingester) Dropped() int64 { return in.dropped.Load() }
+
+// Published returns how many messages the sink has acknowledged.
+func (in *Ingester) Published() int64 { return in.published.Load() }
+
+// Pending returns how many events wait for the sink, in flight included.
+func (in *Ingester) Pending() int { return in.buf.depth() }
 
 // An Outcome says what Handle did with a frame.
 type Outcome int

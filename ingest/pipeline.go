@@ -52,6 +52,7 @@ func (in *Ingester) publish(ctx context.Context) (lost int) {
 				switch err := errs[i]; {
 				case err == nil:
 					in.m.published.Inc()
+					in.published.Add(1)
 					in.m.publishLat.Observe(time.Since(it.received).Seconds())
 				case errors.As(err, &ref):
 					if stub := in.refused(it.msg, ref); stub != nil {

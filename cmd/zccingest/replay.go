@@ -28,6 +28,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	natsURL := fs.String("nats", "nats://127.0.0.1:4222", "NATS `URL` when no -config is given")
 	stream := fs.String("stream", config.DefaultStream, "JetStream `stream` when no -config is given (\"\" for core NATS)")
 	speed := fs.Float64("speed", 0, "pace: 0 as fast as possible, 1 as recorded, 10 ten times faster")
+	stall := fs.Duration("stall-timeout", 30*time.Second, "give up when NATS acknowledges nothing for this `long` while events wait")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: zccingest replay [flags] FILE...\n\nPublishes captured frames (capture.dir journals) to NATS as run would.")
 		fs.PrintDefaults()
@@ -77,13 +78,21 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitFail
 	}
 	in.Start()
+	// Backpressure waits for NATS, but not for ever: with nothing
+	// acknowledged for --stall-timeout, the hand-off and the drain give up.
+	stallCtx, stalled := context.WithCancelCause(context.Background())
+	defer stalled(nil)
+	go watchStall(stallCtx, in, *stall, stalled)
+	handCtx, cancelHand := context.WithCancel(ctx)
+	defer cancelHand()
+	defer context.AfterFunc(stallCtx, cancelHand)()
 	sum := replaySummary{families: map[events.Family]int{}}
 	progress := newProgress(stderr, total)
 	start := time.Now()
-	err = replayFiles(ctx, files, *speed, func(rec capture.Record) error {
+	err = replayFiles(handCtx, files, *speed, func(rec capture.Record) error {
 		frame := []byte(rec.Frame)
 		// Backpressure: a full buffer waits for NATS, it does not drop.
-		out, err := in.HandleWait(ctx, rec.Subscription, frame, rec.At)
+		out, err := in.HandleWait(handCtx, rec.Subscription, frame, rec.At)
 		if err != nil {
 			return err
 		}
@@ -92,14 +101,16 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return nil
 	})
 	progress.done()
-	dctx, cancel := context.WithTimeout(context.Background(), ingest.DefaultDrainTimeout)
-	defer cancel()
-	if derr := in.Drain(dctx); err == nil {
+	derr := in.Drain(stallCtx)
+	if err == nil || derr != nil {
 		err = derr
 	}
 	sum.elapsed = time.Since(start)
 	sum.dropped = int(in.Dropped())
 	sum.print(stdout)
+	if cause := context.Cause(stallCtx); cause != context.Canceled && cause != nil {
+		fmt.Fprintf(stderr, "zccingest replay: %v; %d of %d frames read\n", cause, sum.frames, total)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "zccingest replay: %v\n", err)
 		return exitFail
@@ -109,6 +120,29 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitFail
 	}
 	return exitOK
+}
+
+// watchStall calls stalled when events wait and the ingester's
+// acknowledged count has not moved for d.
+func watchStall(ctx context.Context, in *ingest.Ingester, d time.Duration, stalled context.CancelCauseFunc) {
+	t := time.NewTicker(max(d/10, 10*time.Millisecond))
+	defer t.Stop()
+	last, since := in.Published(), time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if p := in.Published(); p != last || in.Pending() == 0 {
+			last, since = p, time.Now()
+			continue
+		}
+		if time.Since(since) >= d {
+			stalled(fmt.Errorf("NATS acknowledged nothing for %s (--stall-timeout)", d))
+			return
+		}
+	}
 }
 
 // scanCaptures counts the records and names the subscriptions, so that the

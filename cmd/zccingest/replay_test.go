@@ -106,3 +106,15 @@ func TestReplayExitsOneOnDrops(t *testing.T) {
 		t.Errorf("exit %d\n%s\n%s", code, out, errOut)
 	}
 }
+
+// NATS answers but acknowledges nothing (no JetStream for the stream):
+// replay does not wait for ever. After --stall-timeout it gives up, exits
+// 1 and says how much was lost.
+func TestReplayStall(t *testing.T) {
+	files := writeCapture(t, 200)
+	ns := testnats.Start(t, testnats.Options{NoJetStream: true})
+	code, _, errOut := runCmd(t, append([]string{"replay", "--nats", ns.ClientURL(), "--stall-timeout", "500ms"}, files...)...)
+	if code != exitFail || !strings.Contains(errOut, "NATS acknowledged nothing for 500ms") || !strings.Contains(errOut, "events not acknowledged by NATS") {
+		t.Errorf("exit %d, stderr:\n%s", code, errOut)
+	}
+}
