@@ -289,7 +289,7 @@ func (in *Ingester) handle(wait context.Context, sub string, frame []byte, recei
 	if reason := in.buf.put(it); reason != "" {
 		in.seen.forget(msg.ID) // another copy may yet be kept
 		in.drop(reason, 1)
-		in.drops.log(in.log, reason, msg, fmt.Sprintf("buffer full while NATS is unavailable (%d events, %d bytes: nats.buffer_events, nats.buffer_bytes)",
+		in.drops.log(in.log, reason, msg, "", fmt.Sprintf("dropped: buffer full while NATS is unavailable (%d events, %d bytes: nats.buffer_events, nats.buffer_bytes)",
 			in.opts.BufferEvents, in.opts.BufferBytes))
 		return Dropped, nil
 	}

@@ -117,7 +117,7 @@ func (in *Ingester) refused(msg *events.Message, ref *RefusedError) *events.Mess
 	why := ref.Error()
 	if msg.Subject == in.invalidSubject {
 		in.drop("rejected", 1)
-		in.drops.log(in.log, "rejected", msg, why)
+		in.drops.log(in.log, "rejected", msg, why, "dropped: NATS refused them, on the invalid subject too")
 		return nil
 	}
 	h := events.Header(maps.Clone(msg.Header))
@@ -134,26 +134,25 @@ func (in *Ingester) refused(msg *events.Message, ref *RefusedError) *events.Mess
 		delete(h, events.HeaderContentType) // no body
 		stub.Data = nil
 		in.drop("too_large", 1)
-		in.log.Error().Str("subject", msg.Subject).Str("id", msg.ID).Str("error", why).
-			Msg("message too large for NATS: its headers go to the invalid subject, its body is lost; raise the limit")
+		in.drops.log(in.log, "too_large", msg, why, "too large for NATS: their headers go to the invalid subject, their bodies are lost; raise the limit")
 		return stub
 	}
-	in.log.Error().Str("subject", msg.Subject).Str("id", msg.ID).Str("error", why).
-		Msg("NATS refused the event for good; it goes to the invalid subject with the reason")
+	in.drops.log(in.log, "refused", msg, why, "refused by NATS for good: they go to the invalid subject with the reason")
 	return stub
 }
 
-// dropLog rate-limits the log lines of lost events: the first at once,
-// then at most one a second, each with the count since the last.
+// dropLog rate-limits the log lines of lost or diverted events, by kind:
+// the first at once, then at most one a second, each with the count since
+// the last. The metrics count every one.
 type dropLog struct {
 	mu     sync.Mutex
-	last   time.Time
-	unsaid map[string]int // by reason
+	last   map[string]time.Time // by reason
+	unsaid map[string]int
 }
 
 const dropLogEvery = time.Second
 
-func (d *dropLog) log(log zerolog.Logger, reason string, msg *events.Message, why string) {
+func (d *dropLog) log(log zerolog.Logger, reason string, msg *events.Message, why, what string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.unsaid == nil {
@@ -161,14 +160,17 @@ func (d *dropLog) log(log zerolog.Logger, reason string, msg *events.Message, wh
 	}
 	d.unsaid[reason]++
 	now := time.Now()
-	if now.Sub(d.last) < dropLogEvery {
+	if now.Sub(d.last[reason]) < dropLogEvery {
 		return
 	}
-	d.last = now
+	if d.last == nil {
+		d.last = map[string]time.Time{}
+	}
+	d.last[reason] = now
 	n := d.unsaid[reason]
 	delete(d.unsaid, reason)
 	log.Error().Str("reason", reason).Int("events", n).Str("subject", msg.Subject).Str("id", msg.ID).Str("error", why).
-		Msgf("%d event(s) dropped: %s (this one shown; zccingest_dropped_total counts all)", n, why)
+		Msgf("%d event(s) %s (this one shown)", n, what)
 }
 
 // flush logs the counts not logged yet.
@@ -176,7 +178,7 @@ func (d *dropLog) flush(log zerolog.Logger) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for reason, n := range d.unsaid {
-		log.Error().Str("reason", reason).Int("events", n).Msg(fmt.Sprintf("%d more event(s) dropped: %s", n, reason))
+		log.Error().Str("reason", reason).Int("events", n).Msg(fmt.Sprintf("%d more event(s) %s since the last line", n, reason))
 	}
 	clear(d.unsaid)
 }
