@@ -6,13 +6,11 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"github.com/nats-io/nats.go"
 )
 
 // Message headers of the interface.
 const (
-	HeaderMsgID        = nats.MsgIdHdr // "Nats-Msg-Id"
+	HeaderMsgID        = "Nats-Msg-Id" // JetStream de-duplicates by it
 	HeaderEvent        = "Zoom-Event"
 	HeaderEventTS      = "Zoom-Event-Ts"
 	HeaderAccountID    = "Zoom-Account-Id"
@@ -22,6 +20,26 @@ const (
 	// be decoded.
 	HeaderError = "Zoom-Error"
 )
+
+// A Message is a normalized event as any output publishes it. Outputs
+// translate it to their own type (NATS: a nats.Msg, Header converting as is).
+type Message struct {
+	Subject string
+	ID      string // the de-duplication key, also in Header[HeaderMsgID]
+	Header  Header
+	Data    []byte
+}
+
+// Header holds a message's headers, one value a key, names as written.
+type Header map[string][]string
+
+// Get returns the first value of key, "" if there is none.
+func (h Header) Get(key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
 
 // Body is the JSON body of a normalized event message.
 type Body struct {
@@ -90,9 +108,9 @@ func appendToken(b []byte, s string) []byte {
 	return b
 }
 
-// Message returns the normalized NATS message of the event as it arrived on
-// the named subscription.
-func (e *Event) Message(prefix, subscription string, receivedAt time.Time) (*nats.Msg, error) {
+// Message returns the normalized message of the event as it arrived on the
+// named subscription.
+func (e *Event) Message(prefix, subscription string, receivedAt time.Time) (*Message, error) {
 	// The key, event_ts and subject share one allocation.
 	var buf [256]byte
 	b := e.appendKey(buf[:0])
@@ -108,9 +126,10 @@ func (e *Event) Message(prefix, subscription string, receivedAt time.Time) (*nat
 	// One backing array for the six header values.
 	v := [...]string{key, e.Name, ts, e.AccountID, subscription, "application/json"}
 	vals := v[:]
-	return &nats.Msg{
+	return &Message{
 		Subject: subject,
-		Header: nats.Header{
+		ID:      key,
+		Header: Header{
 			HeaderMsgID:        vals[0:1:1],
 			HeaderEvent:        vals[1:2:2],
 			HeaderEventTS:      vals[2:3:3],
@@ -166,11 +185,13 @@ func (e *Event) appendBody(b []byte, key, ts, subscription string, receivedAt ti
 // InvalidMessage returns the message for a frame that could not be decoded:
 // the raw frame as the body, on the invalid subject. reason must already be
 // free of secrets; it goes in the Zoom-Error header.
-func InvalidMessage(prefix, subscription string, frame []byte, reason string) *nats.Msg {
-	return &nats.Msg{
+func InvalidMessage(prefix, subscription string, frame []byte, reason string) *Message {
+	key := FrameKey(frame)
+	return &Message{
 		Subject: InvalidSubject(prefix),
-		Header: nats.Header{
-			HeaderMsgID:        {FrameKey(frame)},
+		ID:      key,
+		Header: Header{
+			HeaderMsgID:        {key},
 			HeaderSubscription: {subscription},
 			HeaderError:        {strings.ToValidUTF8(strings.ReplaceAll(reason, "\n", " "), "?")},
 			HeaderContentType:  {"application/octet-stream"},

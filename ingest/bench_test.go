@@ -20,7 +20,7 @@ func BenchmarkIngest(b *testing.B) {
 			// The simulator sends all b.N at once, faster than JetStream
 			// acknowledges: the buffer must hold the burst, or the
 			// benchmark measures drops.
-			cfg.NATS.BufferEvents = max(cfg.NATS.BufferEvents, b.N)
+			cfg.Ingest.BufferEvents = max(cfg.Ingest.BufferEvents, b.N)
 			in, stop := e.run(cfg)
 			defer stop()
 			frames := make([][]byte, b.N)

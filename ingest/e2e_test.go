@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"reflect"
 	"strings"
 	"sync"
@@ -18,9 +17,11 @@ import (
 
 	"github.com/zccingest/zccingest/events"
 	"github.com/zccingest/zccingest/ingest"
-	"github.com/zccingest/zccingest/ingest/config"
+	"github.com/zccingest/zccingest/ingest/natsout"
+	"github.com/zccingest/zccingest/ingest/zoomws"
 	"github.com/zccingest/zccingest/session"
 	"github.com/zccingest/zccingest/test/sim"
+	"github.com/zccingest/zccingest/test/testnats"
 )
 
 // env is one end-to-end setup: the simulator, a NATS server, and ingesters.
@@ -34,50 +35,24 @@ type env struct {
 	runErr func(error)
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
+// syncBuffer holds the logs of a test.
+type syncBuffer = testnats.LogBuffer
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
+func timeout(t testing.TB, d time.Duration) context.Context { return testnats.Timeout(t, d) }
 
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+func freePort(t testing.TB) int { return testnats.FreePort(t) }
 
-func timeout(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-func freePort(t testing.TB) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
+// startNATS starts a server on port with its store in dir, so that a test
+// can stop it and start it again with the same state.
 func startNATS(t testing.TB, port int, dir string) *server.Server {
 	t.Helper()
-	s, err := ingest.StartEmbedded(config.Embedded{Listen: fmt.Sprintf("127.0.0.1:%d", port), StoreDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return testnats.Start(t, testnats.Options{Port: port, StoreDir: dir, MaxPayload: natsout.MaxFrameMessage})
 }
 
 func newEnv(t testing.TB, opts sim.Options) *env {
 	t.Helper()
-	return newEnvNATS(t, opts, startNATS(t, freePort(t), t.TempDir()))
+	// As the embedded server: every frame fits.
+	return newEnvNATS(t, opts, testnats.Start(t, testnats.Options{MaxPayload: natsout.MaxFrameMessage}))
 }
 
 // newEnvNATS is newEnv with a NATS server of the test's own.
@@ -108,54 +83,77 @@ func newEnvNATS(t testing.TB, opts sim.Options, ns *server.Server) *env {
 	return e
 }
 
-// configFor builds the ingester's config for the named subscriptions.
-func (e *env) configFor(stream string, hb string, subs ...string) *config.Config {
+// setup is what cmd maps from a config file: the pipeline's options, the
+// NATS side's and the socket side's (run fills in the sink, the token
+// source and the handler).
+type setup struct {
+	Ingest ingest.Options
+	NATS   natsout.Options
+	Zoom   zoomws.Options
+}
+
+// configFor returns the setup for the named subscriptions (ids; names are
+// ris-<id>), publishing to e's server into stream ("" for core NATS).
+func (e *env) configFor(stream string, hb string, subs ...string) *setup {
 	e.t.Helper()
-	o := e.sim.Options()
-	var b strings.Builder
-	fmt.Fprintf(&b, "zoom:\n  account_id: %s\n  client_id: %s\n  client_secret: %s\n  token_url: %s\n  websocket_url: %s\n  heartbeat_interval: %s\n",
-		o.AccountID, o.ClientID, o.ClientSecret, e.sim.TokenURL(), e.sim.WebSocketURL(), hb)
-	b.WriteString("subscriptions:\n")
-	for _, s := range subs {
-		fmt.Fprintf(&b, "  - name: ris-%s\n    id: %s\n", s, s)
-	}
-	fmt.Fprintf(&b, "nats:\n  url: %s\n  stream: %q\n  buffer_events: 20000\n", e.ns.ClientURL(), stream)
-	c, err := config.Parse([]byte(b.String()))
+	d, err := time.ParseDuration(hb)
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	c := &setup{
+		Ingest: ingest.Options{SubjectPrefix: "zoom", BufferEvents: 20000, DuplicateWindow: 2 * time.Minute},
+		NATS: natsout.Options{URL: e.ns.ClientURL(), Name: "test-ingester", Stream: stream, SubjectPrefix: "zoom",
+			DuplicateWindow: 2 * time.Minute, MaxAge: 7 * 24 * time.Hour},
+		Zoom: zoomws.Options{WebSocketURL: e.sim.WebSocketURL(), HeartbeatInterval: d},
+	}
+	for _, s := range subs {
+		c.Ingest.Subscriptions = append(c.Ingest.Subscriptions, "ris-"+s)
+		c.Zoom.Subscriptions = append(c.Zoom.Subscriptions, zoomws.Subscription{Name: "ris-" + s, ID: s})
 	}
 	return c
 }
 
 // run starts an ingester and waits until all its subscriptions are
 // connected; the returned stop cancels it and waits for Run.
-func (e *env) run(cfg *config.Config) (in *ingest.Ingester, stop func()) {
+func (e *env) run(cfg *setup) (in *ingest.Ingester, stop func()) {
 	e.t.Helper()
 	var ids []string
-	for _, s := range cfg.Subscriptions {
+	for _, s := range cfg.Zoom.Subscriptions {
 		ids = append(ids, s.ID)
 	}
 	return e.runWait(cfg, ids...)
 }
 
 // runWait is run waiting for the named subscription ids only.
-func (e *env) runWait(cfg *config.Config, ids ...string) (in *ingest.Ingester, stop func()) {
+func (e *env) runWait(cfg *setup, ids ...string) (in *ingest.Ingester, stop func()) {
 	e.t.Helper()
 	log := zerolog.New(e.logs)
-	n, err := ingest.ConnectNATS(cfg.NATS, "test-ingester", log)
+	nopts := cfg.NATS
+	nopts.Logger = log
+	n, err := natsout.Connect(timeout(e.t, 10*time.Second), nopts)
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	o := e.sim.Options()
 	tokens := session.NewServerToServer(session.ServerToServer{
-		AccountID: cfg.Zoom.AccountID, ClientID: cfg.Zoom.ClientID, ClientSecret: string(cfg.Zoom.ClientSecret), TokenURL: cfg.Zoom.TokenURL,
+		AccountID: o.AccountID, ClientID: o.ClientID, ClientSecret: o.ClientSecret, TokenURL: e.sim.TokenURL(),
 	}, session.Options{Logger: log, TransientBackoff: 50 * time.Millisecond, CredentialBackoff: 50 * time.Millisecond})
-	in, err = ingest.New(timeout(e.t, 10*time.Second), cfg, n.Conn, tokens, log)
+	iopts := cfg.Ingest
+	iopts.Sink, iopts.Logger, iopts.Redact = n, log, tokens.Redact
+	in, err = ingest.New(iopts)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	zopts := cfg.Zoom
+	zopts.Tokens, zopts.Logger, zopts.Registerer = tokens, log, in.Registry()
+	zopts.Handle = func(sub string, frame []byte, received time.Time) { in.Handle(sub, frame, received) }
+	ws, err := zoomws.New(zopts)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- in.Run(ctx) }()
+	go func() { done <- in.Run(ctx, ws) }()
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {

@@ -1,6 +1,12 @@
-// Package ingest holds every subscription's WebSocket, decodes what Zoom
-// sends with package events, and publishes the normalized messages to NATS,
-// holding them in a bounded buffer while NATS is away.
+// Package ingest is the pipeline between Zoom's sockets and the outputs:
+// it decodes each frame with package events, journals it, de-duplicates
+// it, holds it in a bounded buffer and publishes it through a Sink.
+//
+// The socket side (subscriptions, heartbeats, reconnects) is package
+// ingest/zoomws, a Source; the NATS side (connection, embedded server,
+// stream, publisher) is package ingest/natsout, a Sink. Run (the service)
+// and replay share the pipeline: Handle never blocks, for live sockets;
+// HandleWait waits for room, for replay.
 package ingest
 
 import (
@@ -10,15 +16,11 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -26,9 +28,6 @@ import (
 
 	"github.com/zccingest/zccingest/events"
 	"github.com/zccingest/zccingest/ingest/capture"
-	"github.com/zccingest/zccingest/ingest/config"
-	"github.com/zccingest/zccingest/ingest/zoomws"
-	"github.com/zccingest/zccingest/session"
 )
 
 // inProcessWindow bounds the in-process de-duplication: the subscriptions
@@ -37,67 +36,104 @@ import (
 // de-duplicates over the whole nats.duplicate_window besides.
 const inProcessWindow = 30 * time.Second
 
-// DrainTimeout bounds how long shutdown waits for NATS to acknowledge what
-// was received.
-const DrainTimeout = 30 * time.Second
+// DefaultDrainTimeout bounds how long Run's shutdown waits for the sink to
+// acknowledge what was received.
+const DefaultDrainTimeout = 30 * time.Second
 
-// An Ingester is the service of 'zccingest run'.
+// Subject limits: a token or subject longer than these goes to the invalid
+// subject with the reason, before it could reach the server's
+// max_control_line (which closes the connection).
+const (
+	MaxSubjectToken = 256
+	MaxSubject      = 1024
+)
+
+// Options configure an Ingester.
+type Options struct {
+	Sink          Sink   // required
+	SubjectPrefix string // required; the invalid subject is <prefix>.invalid
+	// Subscriptions are the names /readyz expects the Source connected.
+	Subscriptions []string
+
+	BufferEvents int   // events held while the sink is away; default 100,000
+	BufferBytes  int64 // and their bytes; default 512 MiB
+	// DuplicateWindow bounds the in-process de-duplication (at most 30 s).
+	DuplicateWindow time.Duration
+	DrainTimeout    time.Duration // Run's shutdown deadline; default 30 s
+
+	CaptureDir         string // journal every frame here; "" for none
+	CaptureMaxFileSize int64  // default 64 MiB
+	// Capture retention (capture.Options); 0: no bound.
+	CaptureMaxAge       time.Duration
+	CaptureMaxTotalSize int64
+
+	// Redact removes secrets from an error before it is logged or
+	// published (the token source's; nil: none to remove).
+	Redact func(string) string
+	Logger zerolog.Logger
+}
+
+// A Source delivers frames to Handle until ctx is done: the sockets of
+// package zoomws.
+type Source interface {
+	Run(ctx context.Context)
+	Connected(subscription string) bool
+}
+
+// An Ingester is the pipeline of 'zccingest run' and 'zccingest replay'.
 type Ingester struct {
-	cfg     *config.Config
-	nc      *nats.Conn
-	js      jetstream.JetStream
-	tokens  *session.Source
-	log     zerolog.Logger
-	m       *metrics
-	reg     *prometheus.Registry
-	queue   chan item
-	seen    *seen
-	capture *capture.Writer
+	opts           Options
+	sink           Sink
+	log            zerolog.Logger
+	m              *metrics
+	reg            *prometheus.Registry
+	buf            *buffer
+	seen           *seen
+	capture        *capture.Writer
+	invalidSubject string
+	maxWait        time.Duration // longest pause between retries
+	drops          dropLog
+	dropped        atomic.Int64
+	published      atomic.Int64
 
 	stopPublisher context.CancelFunc
 	pubDone       chan struct{}
-	drainTimeout  time.Duration
 	lost          int // events the publisher gave up on at the drain deadline; read after pubDone
 
 	order sync.Mutex // journal and de-duplication in one order
 
-	ws atomic.Pointer[zoomws.Client] // set by Run, for /readyz
+	src Source // set by Run, for /readyz
+	mu  sync.Mutex
 }
 
-// New prepares an ingester publishing on nc. With a stream configured it
-// creates the stream if it is missing (see ensureStream). tokens may be nil
-// for replay, which opens no subscription.
-func New(ctx context.Context, cfg *config.Config, nc *nats.Conn, tokens *session.Source, log zerolog.Logger) (*Ingester, error) {
+// New prepares an ingester. Start (or Run) starts publishing.
+func New(opts Options) (*Ingester, error) {
+	if opts.Sink == nil || opts.SubjectPrefix == "" {
+		return nil, errors.New("ingest: Options need a Sink and a SubjectPrefix")
+	}
+	opts.BufferEvents = cmpOr(opts.BufferEvents, 100_000)
+	opts.BufferBytes = cmpOr(opts.BufferBytes, 512<<20)
+	opts.DrainTimeout = cmpOr(opts.DrainTimeout, DefaultDrainTimeout)
+	opts.CaptureMaxFileSize = cmpOr(opts.CaptureMaxFileSize, 64<<20)
+	opts.DuplicateWindow = min(cmpOr(opts.DuplicateWindow, inProcessWindow), inProcessWindow)
+	if opts.Redact == nil {
+		opts.Redact = func(s string) string { return s }
+	}
 	in := &Ingester{
-		cfg: cfg, nc: nc, tokens: tokens, log: log,
-		reg:   prometheus.NewRegistry(),
-		queue: make(chan item, cfg.NATS.BufferEvents),
-		seen:  newSeen(min(cfg.NATS.DuplicateWindow.D(), inProcessWindow)),
-
-		drainTimeout: DrainTimeout,
+		opts: opts, sink: opts.Sink, log: opts.Logger,
+		reg:            prometheus.NewRegistry(),
+		buf:            newBuffer(opts.BufferEvents, opts.BufferBytes),
+		seen:           newSeen(opts.DuplicateWindow),
+		invalidSubject: events.InvalidSubject(opts.SubjectPrefix),
+		maxWait:        2 * time.Second,
 	}
 	in.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	in.m = newMetrics(in.reg, func() float64 { return float64(len(in.queue)) })
-	if cfg.NATS.StreamName() != "" {
-		js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(5*time.Second), jetstream.WithPublishAsyncMaxPending(2*maxBatch))
-		if err != nil {
-			return nil, fmt.Errorf("ingest: jetstream: %w", err)
-		}
-		in.js = js
-		// NATS may be down at start-up; Zoom's events are read and held
-		// all the same, and the publisher creates the stream when it can.
-		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err = in.ensureStream(sctx)
-		cancel()
-		if err != nil {
-			log.Warn().Err(err).Msg("stream not ready yet; events are held until it is")
-		}
-	}
-	if cfg.Capture.Dir != "" {
+	in.m = newMetrics(in.reg, func() float64 { return float64(in.buf.depth()) })
+	if opts.CaptureDir != "" {
 		w, err := capture.NewWriter(capture.Options{
-			Dir: cfg.Capture.Dir, MaxFileSize: int64(cfg.Capture.MaxFileSize),
-			MaxAge: cfg.Capture.MaxAge.D(), MaxTotalSize: int64(cfg.Capture.MaxTotalSize),
-			Logger: log.With().Str("component", "capture").Logger(), Registerer: in.reg,
+			Dir: opts.CaptureDir, MaxFileSize: opts.CaptureMaxFileSize,
+			MaxAge: opts.CaptureMaxAge, MaxTotalSize: opts.CaptureMaxTotalSize,
+			Logger: opts.Logger.With().Str("component", "capture").Logger(), Registerer: in.reg,
 		})
 		if err != nil {
 			return nil, err
@@ -107,71 +143,62 @@ func New(ctx context.Context, cfg *config.Config, nc *nats.Conn, tokens *session
 	return in, nil
 }
 
-// Registry holds the ingester's metrics.
+func cmpOr[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// Registry holds the ingester's metrics; a Source registers its own there.
 func (in *Ingester) Registry() *prometheus.Registry { return in.reg }
 
-// Run holds every subscription until ctx is done, then stops reading,
-// closes the sockets normally, and waits (up to DrainTimeout) until NATS has
-// acknowledged every event received.
-func (in *Ingester) Run(ctx context.Context) error {
-	if in.tokens == nil {
-		return errors.New("ingest: Run needs a token source")
-	}
+// Run publishes what src delivers until ctx is done, then waits for src to
+// stop and drains, with Options.DrainTimeout as the deadline.
+func (in *Ingester) Run(ctx context.Context, src Source) error {
+	in.mu.Lock()
+	in.src = src
+	in.mu.Unlock()
 	in.Start()
-	var subs []zoomws.Subscription
-	for _, sc := range in.cfg.Subscriptions {
-		subs = append(subs, zoomws.Subscription{Name: sc.Name, ID: sc.ID})
-	}
-	ws, err := zoomws.New(zoomws.Options{
-		Subscriptions:     subs,
-		WebSocketURL:      in.cfg.Zoom.WebSocketURL,
-		HeartbeatInterval: in.cfg.Zoom.HeartbeatInterval.D(),
-		Tokens:            in.tokens,
-		Handle:            func(sub string, frame []byte, received time.Time) { in.Handle(sub, frame, received) },
-		Logger:            in.log,
-		Registerer:        in.reg,
-	})
-	if err != nil {
-		return errors.Join(err, in.Drain())
-	}
-	in.ws.Store(ws)
-	done := make(chan struct{})
-	go func() { ws.Run(ctx); close(done) }()
-	<-ctx.Done()
-	in.log.Info().Msg("stopping: closing subscriptions")
-	<-done
-	return in.Drain()
+	src.Run(ctx)
+	in.log.Info().Msg("stopping: subscriptions closed")
+	dctx, cancel := context.WithTimeout(context.Background(), in.opts.DrainTimeout)
+	defer cancel()
+	return in.Drain(dctx)
 }
 
 // Start starts publishing what Handle buffers. Run calls it; replay calls
-// it before handing frames to Handle.
+// it before handing frames to HandleWait.
 func (in *Ingester) Start() {
-	stop, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
 	in.stopPublisher = cancel
 	in.pubDone = make(chan struct{})
-	p := &publisher{nc: in.nc, js: in.js, ensure: in.ensureStream, queue: in.queue, log: in.log, m: in.m, maxWait: 2 * time.Second,
-		invalid: events.InvalidSubject(in.cfg.NATS.SubjectPrefix)}
 	go func() {
 		defer close(in.pubDone)
-		in.lost = p.run(stop)
+		in.lost = in.publish(ctx)
 	}()
 }
 
-// Drain closes the buffer to new frames and waits, up to DrainTimeout,
-// until NATS has acknowledged everything in it; what is still not
-// acknowledged then is lost, and Drain says how many. Handle must not be
-// called after Drain.
-func (in *Ingester) Drain() error {
-	close(in.queue)
-	in.log.Info().Int("buffered", len(in.queue)).Msg("stopping: publishing what was received")
-	t := time.AfterFunc(in.drainTimeout, in.stopPublisher)
-	<-in.pubDone
-	t.Stop()
+// Drain closes the buffer to new frames and waits until the sink has
+// acknowledged everything in it, or until ctx is done: what is not
+// acknowledged then is lost, and Drain's error says how many. Handle must
+// not be called after Drain.
+func (in *Ingester) Drain(ctx context.Context) error {
+	in.buf.close()
+	in.log.Info().Int("buffered", in.buf.depth()).Msg("stopping: publishing what was received")
+	select {
+	case <-in.pubDone:
+	case <-ctx.Done():
+		in.stopPublisher()
+		<-in.pubDone
+	}
 	in.stopPublisher()
+	in.drops.flush(in.log)
 	var err error
 	if in.lost > 0 {
 		// An exit status that says so: a supervisor's log should show it.
-		err = fmt.Errorf("ingest: %d events not acknowledged by NATS within the drain timeout (%s) are lost", in.lost, in.drainTimeout)
+		err = fmt.Errorf("ingest: %d events not acknowledged by NATS within the drain deadline are lost", in.lost)
 	}
 	if in.capture != nil {
 		err = errors.Join(err, in.capture.Close())
@@ -180,61 +207,21 @@ func (in *Ingester) Drain() error {
 	return err
 }
 
-// ensureStream creates the stream if it is missing. A stream that exists
-// keeps the operator's settings (retention, replicas, limits); only the
-// subjects it lacks and the duplicate window are brought in line, or the
-// pair's copies would not be de-duplicated.
-func (in *Ingester) ensureStream(ctx context.Context) error {
-	name := in.cfg.NATS.StreamName()
-	subject := in.cfg.NATS.SubjectPrefix + ".>"
-	s, err := in.js.Stream(ctx, name)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		_, err = in.js.CreateStream(ctx, jetstream.StreamConfig{
-			Name:       name,
-			Subjects:   []string{subject},
-			Duplicates: in.cfg.NATS.DuplicateWindow.D(),
-			Storage:    jetstream.FileStorage,
-		})
-		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			return nil // the pair's other node created it first
-		}
-		if err != nil {
-			return fmt.Errorf("ingest: creating stream %s: %w", name, err)
-		}
-		in.log.Info().Str("stream", name).Str("subjects", subject).Msg("JetStream stream created")
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("ingest: looking up stream %s: %w", name, err)
-	}
-	cfg, changes := StreamUpdate(s.CachedInfo().Config, in.cfg.NATS)
-	if len(changes) == 0 {
-		return nil
-	}
-	if _, err := in.js.UpdateStream(ctx, cfg); err != nil {
-		return fmt.Errorf("ingest: stream %s: %s: %w", name, strings.Join(changes, ", "), err)
-	}
-	in.log.Info().Str("stream", name).Strs("changes", changes).Msg("JetStream stream updated")
-	return nil
+// drop counts n events lost for reason.
+func (in *Ingester) drop(reason string, n int) {
+	in.m.dropped.WithLabelValues(reason).Add(float64(n))
+	in.dropped.Add(int64(n))
 }
 
-// StreamUpdate returns an existing stream's config as ensureStream leaves
-// it, and what that changes: only the subject the ingester publishes on,
-// unless one of the stream's subjects covers it, and the duplicate window.
-// No changes means the stream is fine as it is.
-func StreamUpdate(have jetstream.StreamConfig, n config.NATS) (jetstream.StreamConfig, []string) {
-	subject := n.SubjectPrefix + ".>"
-	var changes []string
-	if !slices.ContainsFunc(have.Subjects, func(s string) bool { return server.SubjectMatchesFilter(subject, s) }) {
-		have.Subjects = append(slices.Clip(have.Subjects), subject)
-		changes = append(changes, "add subject "+subject)
-	}
-	if w := n.DuplicateWindow.D(); have.Duplicates != w {
-		changes = append(changes, fmt.Sprintf("set duplicate window %s (was %s)", w, have.Duplicates))
-		have.Duplicates = w
-	}
-	return have, changes
-}
+// Dropped returns how many events were lost, for any reason
+// (zccingest_dropped_total).
+func (in *Ingester) Dropped() int64 { return in.dropped.Load() }
+
+// Published returns how many messages the sink has acknowledged.
+func (in *Ingester) Published() int64 { return in.published.Load() }
+
+// Pending returns how many events wait for the sink, in flight included.
+func (in *Ingester) Pending() int { return in.buf.depth() }
 
 // An Outcome says what Handle did with a frame.
 type Outcome int
@@ -248,9 +235,22 @@ const (
 )
 
 // Handle takes one frame as received on the named subscription: decode it,
-// journal it, de-duplicate it and buffer it for NATS. Nothing here blocks on
-// NATS. Handle does not keep frame.
+// journal it, de-duplicate it and buffer it. Nothing here waits for the
+// sink: a full buffer drops the event, counted and logged. Handle does not
+// keep frame.
 func (in *Ingester) Handle(sub string, frame []byte, received time.Time) Outcome {
+	out, _ := in.handle(nil, sub, frame, received)
+	return out
+}
+
+// HandleWait is Handle waiting for room in the buffer as long as ctx
+// allows: for replay, which has no live socket to protect. Its error is
+// ctx's, with the frame not buffered.
+func (in *Ingester) HandleWait(ctx context.Context, sub string, frame []byte, received time.Time) (Outcome, error) {
+	return in.handle(ctx, sub, frame, received)
+}
+
+func (in *Ingester) handle(wait context.Context, sub string, frame []byte, received time.Time) (Outcome, error) {
 	msg, out := in.decode(sub, frame, received)
 	// Journal and keep in one order, so that a replay of the journal makes
 	// the same de-duplication choices as the live run did.
@@ -260,18 +260,33 @@ func (in *Ingester) Handle(sub string, frame []byte, received time.Time) Outcome
 		in.capture.Write(received, sub, frame) // never waits for the disk
 	}
 	if msg == nil {
-		return out
+		return out, nil
 	}
-	kept := in.keep(msg, received)
-	if kept == Published {
-		return out
+	if !in.seen.add(msg.ID, received) {
+		in.m.duplicates.Inc()
+		return Duplicate, nil
 	}
-	return kept
+	it := item{msg: msg, received: received, size: sizeOf(msg)}
+	if wait != nil {
+		if err := in.buf.putWait(wait, it); err != nil {
+			in.seen.forget(msg.ID)
+			return Dropped, err
+		}
+		return out, nil
+	}
+	if reason := in.buf.put(it); reason != "" {
+		in.seen.forget(msg.ID) // another copy may yet be kept
+		in.drop(reason, 1)
+		in.drops.log(in.log, reason, msg, "", fmt.Sprintf("dropped: buffer full while NATS is unavailable (%d events, %d bytes: nats.buffer_events, nats.buffer_bytes)",
+			in.opts.BufferEvents, in.opts.BufferBytes))
+		return Dropped, nil
+	}
+	return out, nil
 }
 
 // decode turns a frame into its message: the event's, or the invalid
 // subject's. It returns a nil message for frames that publish nothing.
-func (in *Ingester) decode(sub string, frame []byte, received time.Time) (msg *nats.Msg, out Outcome) {
+func (in *Ingester) decode(sub string, frame []byte, received time.Time) (msg *events.Message, out Outcome) {
 	defer func() {
 		// A decoder bug on some frame must not take every subscription
 		// down with it: the frame goes to the invalid subject instead.
@@ -297,71 +312,62 @@ func (in *Ingester) decode(sub string, frame []byte, received time.Time) (msg *n
 	if err != nil {
 		return in.invalid(sub, frame, err), Invalid
 	}
-	msg, err = ev.Message(in.cfg.NATS.SubjectPrefix, sub, received)
+	msg, err = ev.Message(in.opts.SubjectPrefix, sub, received)
+	if err == nil {
+		err = checkSubject(msg.Subject)
+	}
 	if err != nil {
 		return in.invalid(sub, frame, err), Invalid
 	}
-	in.m.counter(in.m.events, sub, ev.Name).Inc()
+	// The event label comes from Zoom: only the names this version models
+	// become series of their own.
+	name := ev.Name
 	if !ev.Known() {
+		name = "unknown"
 		in.m.unknown.WithLabelValues(sub).Inc()
 	}
+	in.m.counter(in.m.events, sub, name).Inc()
 	in.m.lag(sub).Observe(received.Sub(time.UnixMilli(ev.TS)).Seconds())
 	return msg, Published
 }
 
-// keep buffers msg unless another copy was kept already: from another
-// subscription, or from the same subscription's second connection while a
-// make-before-break reconnect holds two open.
-func (in *Ingester) keep(msg *nats.Msg, received time.Time) Outcome {
-	key := msg.Header.Get(events.HeaderMsgID)
-	if !in.seen.add(key, received) {
-		in.m.duplicates.Inc()
-		return Duplicate
+// checkSubject refuses a subject a server could take badly: account ids
+// and event names come from outside.
+func checkSubject(s string) error {
+	for tok := range strings.SplitSeq(s, ".") {
+		if len(tok) > MaxSubjectToken {
+			return fmt.Errorf("ingest: subject token of %d bytes (%.32q…) is longer than %d", len(tok), tok, MaxSubjectToken)
+		}
 	}
-	out := in.enqueue(msg, received)
-	if out == Dropped {
-		in.seen.forget(key) // another copy may yet be kept
+	if len(s) > MaxSubject {
+		return fmt.Errorf("ingest: subject of %d bytes is longer than %d", len(s), MaxSubject)
 	}
-	return out
+	return nil
 }
 
-func (in *Ingester) invalid(sub string, frame []byte, err error) *nats.Msg {
+func (in *Ingester) invalid(sub string, frame []byte, err error) *events.Message {
 	in.m.invalid.WithLabelValues(sub).Inc()
-	reason := err.Error()
-	if in.tokens != nil {
-		reason = in.tokens.Redact(reason)
-	}
+	reason := in.opts.Redact(err.Error())
 	in.log.Warn().Str("subscription", sub).Str("error", reason).Int("bytes", len(frame)).Msg("invalid frame; published to the invalid subject")
-	return events.InvalidMessage(in.cfg.NATS.SubjectPrefix, sub, bytes.Clone(frame), reason)
-}
-
-// enqueue never blocks: a full buffer drops the event, counted and logged.
-func (in *Ingester) enqueue(msg *nats.Msg, received time.Time) Outcome {
-	select {
-	case in.queue <- item{msg: msg, received: received}:
-		return Published
-	default:
-		in.m.dropped.WithLabelValues("buffer_full").Inc()
-		in.log.Error().Str("subject", msg.Subject).Str("id", msg.Header.Get(events.HeaderMsgID)).Int("buffer", cap(in.queue)).
-			Msg("event dropped: buffer full while NATS is unavailable (nats.buffer_events)")
-		return Dropped
-	}
+	return events.InvalidMessage(in.opts.SubjectPrefix, sub, bytes.Clone(frame), reason)
 }
 
 // Handler serves /metrics, /healthz and /readyz.
 func (in *Ingester) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttpHandler(in.reg))
+	mux.Handle("/metrics", promhttp.HandlerFor(in.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		var problems []string
-		if !in.nc.IsConnected() {
-			problems = append(problems, "nats: "+in.nc.Status().String())
+		if err := in.sink.Ready(); err != nil {
+			problems = append(problems, err.Error())
 		}
-		ws := in.ws.Load()
-		for _, s := range in.cfg.Subscriptions {
-			if ws == nil || !ws.Connected(s.Name) {
-				problems = append(problems, "subscription "+s.Name+": not connected")
+		in.mu.Lock()
+		src := in.src
+		in.mu.Unlock()
+		for _, s := range in.opts.Subscriptions {
+			if src == nil || !src.Connected(s) {
+				problems = append(problems, "subscription "+s+": not connected")
 			}
 		}
 		if len(problems) > 0 {
@@ -381,8 +387,4 @@ func (in *Ingester) Handler() http.Handler {
 		fmt.Fprintln(w, "ready")
 	})
 	return mux
-}
-
-func promhttpHandler(reg *prometheus.Registry) http.Handler {
-	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }

@@ -63,12 +63,12 @@ func newMetrics(reg prometheus.Registerer, bufferDepth func() float64) *metrics 
 		duplicates:   prometheus.NewCounter(prometheus.CounterOpts{Name: "zccingest_duplicates_total", Help: "Events already received on another subscription within the duplicate window."}),
 		published:    prometheus.NewCounter(prometheus.CounterOpts{Name: "zccingest_published_total", Help: "Messages acknowledged by NATS."}),
 		publishRetry: prometheus.NewCounter(prometheus.CounterOpts{Name: "zccingest_publish_retries_total", Help: "Publishes that failed and were sent again."}),
-		dropped:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zccingest_dropped_total", Help: "Events lost, by reason (buffer_full, shutdown_timeout, too_large)."}, []string{"reason"}),
+		dropped:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zccingest_dropped_total", Help: "Events lost, by reason (buffer_full, buffer_bytes, shutdown_timeout, too_large, rejected)."}, []string{"reason"}),
 		publishLat:   prometheus.NewHistogram(prometheus.HistogramOpts{Name: "zccingest_publish_latency_seconds", Help: "From frame received to NATS acknowledgement.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18)}),
 		deliveryLag:  prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "zccingest_delivery_lag_seconds", Help: "received_at - event_ts: how late Zoom delivered the event.", Buckets: prometheus.ExponentialBuckets(0.01, 4, 12)}, []string{"subscription"}),
 	}
 	reg.MustRegister(m.frames, m.events, m.invalid, m.unknown, m.duplicates, m.published, m.publishRetry, m.dropped,
 		m.publishLat, m.deliveryLag,
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "zccingest_buffer_depth", Help: "Events received and not yet acknowledged by NATS."}, bufferDepth))
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "zccingest_buffer_depth", Help: "Events received and not yet acknowledged by NATS, the batch in flight included."}, bufferDepth))
 	return m
 }

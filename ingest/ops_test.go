@@ -1,6 +1,8 @@
 package ingest_test
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"net/http/httptest"
 	"os"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/zccingest/zccingest/events"
 	"github.com/zccingest/zccingest/ingest"
 	"github.com/zccingest/zccingest/ingest/capture"
 	"github.com/zccingest/zccingest/test/sim"
@@ -71,35 +74,60 @@ func TestReadyWhenAllConnected(t *testing.T) {
 	}
 }
 
+// idleSink is a sink that is never asked to publish: the tests that use it
+// do not start the pipeline.
+type idleSink struct{}
+
+func (idleSink) Publish(context.Context, []*events.Message, []error) { panic("not started") }
+func (idleSink) Ready() error                                        { return nil }
+
+// A full buffer drops, counts each drop by the bound it hit, and logs
+// them rate-limited: one line at once, not one per event.
 func TestBufferFullIsCountedAndLogged(t *testing.T) {
-	e := newEnv(t, sim.Options{Subscriptions: []string{"a"}})
-	cfg := e.configFor("", "25s", "a")
-	cfg.NATS.BufferEvents = 5
-	in, err := ingest.New(timeout(t, 5*time.Second), cfg, e.nc, nil, zerolog.New(e.logs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The publisher is not started: nothing leaves the buffer.
-	src := sim.NewExampleSource()
-	var outs []ingest.Outcome
-	for range 8 {
-		ev, _ := src.Next()
-		outs = append(outs, in.Handle("ris-a", sim.MessageFrame(ev), time.Now()))
-	}
-	for i, o := range outs {
-		want := ingest.Published
-		if i >= 5 {
-			want = ingest.Dropped
-		}
-		if o != want {
-			t.Errorf("frame %d: outcome %v, want %v", i, o, want)
-		}
-	}
-	if n := counter(t, in, "zccingest_dropped_total"); n != 3 {
-		t.Errorf("dropped_total = %d, want 3", n)
-	}
-	if got := strings.Count(e.logs.String(), "event dropped: buffer full"); got != 3 {
-		t.Errorf("%d drop log lines, want 3", got)
+	for _, tc := range []struct {
+		name   string
+		opts   ingest.Options
+		reason string
+	}{
+		{"events", ingest.Options{BufferEvents: 5}, "buffer_full"},
+		{"bytes", ingest.Options{BufferBytes: 5000}, "buffer_bytes"}, // an example event is over 1 KiB
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := &syncBuffer{}
+			opts := tc.opts
+			opts.Sink, opts.SubjectPrefix, opts.Logger = idleSink{}, "zoom", zerolog.New(logs)
+			in, err := ingest.New(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The publisher is not started: nothing leaves the buffer.
+			src := sim.NewExampleSource()
+			published, dropped := 0, 0
+			for range 40 {
+				ev, _ := src.Next()
+				switch o := in.Handle("ris-a", sim.MessageFrame(ev), time.Now()); o {
+				case ingest.Published:
+					published++
+				case ingest.Dropped:
+					dropped++
+				default:
+					t.Fatalf("outcome %v", o)
+				}
+			}
+			if published < 1 || published > 5 || dropped != 40-published {
+				t.Errorf("%d buffered, %d dropped; want at most 5 buffered, the rest dropped", published, dropped)
+			}
+			_, metrics := get(t, in, "/metrics")
+			if want := fmt.Sprintf(`zccingest_dropped_total{reason=%q} %d`, tc.reason, dropped); !strings.Contains(metrics, want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+			if want := fmt.Sprintf("zccingest_buffer_depth %d", published); !strings.Contains(metrics, want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+			if got := strings.Count(logs.String(), "dropped: buffer full"); got != 1 {
+				t.Errorf("%d drop log lines for %d drops within a second, want 1:\n%s", got, dropped, logs.String())
+			}
+		})
 	}
 }
 
@@ -107,13 +135,13 @@ func TestCaptureJournal(t *testing.T) {
 	e := newEnv(t, sim.Options{Subscriptions: []string{"a"}})
 	col := e.collect("zoom.>")
 	cfg := e.configFor("", "25s", "a")
-	cfg.Capture.Dir = t.TempDir()
+	cfg.Ingest.CaptureDir = t.TempDir()
 	_, stop := e.run(cfg)
 	src := sim.NewExampleSource()
 	sendN(t, e, src, 20)
 	col.wait(t, 20)
 	stop()
-	files, _ := filepath.Glob(filepath.Join(cfg.Capture.Dir, "*.ndjson"))
+	files, _ := filepath.Glob(filepath.Join(cfg.Ingest.CaptureDir, "*.ndjson"))
 	var frames []string
 	for _, name := range files {
 		f, _ := os.Open(name)

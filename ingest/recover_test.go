@@ -283,8 +283,8 @@ func TestExistingStream(t *testing.T) {
 	if got.MaxAge != time.Hour || got.MaxMsgSize != 64<<10 || got.Storage != jetstream.MemoryStorage {
 		t.Errorf("the operator's settings changed: max_age %s, max_msg_size %d, storage %s", got.MaxAge, got.MaxMsgSize, got.Storage)
 	}
-	if !slices.Equal(got.Subjects, []string{"other.>", "zoom.>"}) || got.Duplicates != cfg.NATS.DuplicateWindow.D() {
-		t.Errorf("subjects %q, duplicate window %s; want other.> and zoom.>, %s", got.Subjects, got.Duplicates, cfg.NATS.DuplicateWindow.D())
+	if !slices.Equal(got.Subjects, []string{"other.>", "zoom.>"}) || got.Duplicates != cfg.NATS.DuplicateWindow {
+		t.Errorf("subjects %q, duplicate window %s; want other.> and zoom.>, %s", got.Subjects, got.Duplicates, cfg.NATS.DuplicateWindow)
 	}
 }
 
@@ -372,8 +372,8 @@ func TestDrainDeadline(t *testing.T) {
 	cfg.NATS.URL = ns.ClientURL()
 	var runErr error
 	e.runErr = func(err error) { runErr = err }
+	cfg.Ingest.DrainTimeout = 500 * time.Millisecond
 	in, stop := e.run(cfg)
-	ingest.SetDrainTimeout(in, 500*time.Millisecond)
 	// One event through: the subscription is past build_connection, so
 	// the 50 below reach a connection that is open and reading.
 	src := sim.NewExampleSource()

@@ -11,8 +11,10 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/zccingest/zccingest/ingest"
+	"github.com/rs/zerolog"
+
 	"github.com/zccingest/zccingest/ingest/config"
+	"github.com/zccingest/zccingest/ingest/natsout"
 	"github.com/zccingest/zccingest/ingest/zoomws"
 )
 
@@ -29,14 +31,14 @@ func checkNATS(ctx context.Context, c config.NATS, stdout io.Writer) int {
 		fmt.Fprintf(stdout, "nats: embedded server on %s, started by run; store_dir %s writable\n", c.Embedded.Listen, c.Embedded.StoreDir)
 		return 0
 	}
-	nc, err := ingest.DialOnce(c, "zccingest check")
+	nc, err := natsout.DialOnce(natsOptions(c, "zccingest check", zerolog.Nop()))
 	if err != nil {
 		fmt.Fprintf(stdout, "nats: FAIL: %v\n", err)
 		return 1
 	}
 	defer nc.Close()
 	fmt.Fprintf(stdout, "nats: ok, %s (server %s)\n", nc.ConnectedUrlRedacted(), nc.ConnectedServerVersion())
-	if mp := nc.MaxPayload(); mp < ingest.MaxFrameMessage {
+	if mp := nc.MaxPayload(); mp < natsout.MaxFrameMessage {
 		fmt.Fprintf(stdout, "nats: warning: max_payload is %s; an event larger than that is published as headers only (Zoom frames are read up to %s)\n",
 			size(mp), size(zoomws.ReadLimit))
 	}
@@ -66,13 +68,16 @@ func checkNATS(ctx context.Context, c config.NATS, stdout io.Writer) int {
 		return 1
 	}
 	have := st.CachedInfo().Config
-	if _, changes := ingest.StreamUpdate(have, c); len(changes) > 0 {
+	if _, changes := natsout.StreamUpdate(have, natsOptions(c, "", zerolog.Nop())); len(changes) > 0 {
 		fmt.Fprintf(stdout, "stream %s: ok; run will %s\n", name, strings.Join(changes, " and "))
 	} else {
 		fmt.Fprintf(stdout, "stream %s: ok\n", name)
 	}
-	if have.MaxMsgSize > 0 && int64(have.MaxMsgSize) < ingest.MaxFrameMessage {
+	if have.MaxMsgSize > 0 && int64(have.MaxMsgSize) < natsout.MaxFrameMessage {
 		fmt.Fprintf(stdout, "stream %s: warning: max_msg_size is %s; a larger event is published as headers only\n", name, size(int64(have.MaxMsgSize)))
+	}
+	if natsout.Unbounded(have) {
+		fmt.Fprintf(stdout, "stream %s: warning: no max_age, max_bytes or max_msgs: it keeps everything until the disk is full, and then NATS refuses every event\n", name)
 	}
 	return 0
 }

@@ -14,20 +14,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/zccingest/zccingest/test/sim"
+	"github.com/zccingest/zccingest/test/testnats"
 )
 
 func startServer(t *testing.T, jetStream bool, maxPayload int32) *server.Server {
-	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: jetStream, StoreDir: t.TempDir(), NoSigs: true, NoLog: true, MaxPayload: maxPayload})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS did not start")
-	}
-	t.Cleanup(ns.Shutdown)
-	return ns
+	return testnats.Start(t, testnats.Options{NoJetStream: !jetStream, MaxPayload: maxPayload})
 }
 
 // TestCheckNATS: check reports what would stop run, or lose an event's
@@ -64,12 +55,13 @@ func TestCheckNATS(t *testing.T) {
 			"nats: warning: max_payload is 64 KiB; an event larger than that is published as headers only (Zoom frames are read up to 16 MiB)",
 			"stream ZOOM_EVENTS: ok; run will add subject zoom.> and set duplicate window 2m0s (was 10s)",
 			"stream ZOOM_EVENTS: warning: max_msg_size is 64 KiB",
+			"stream ZOOM_EVENTS: warning: no max_age, max_bytes or max_msgs: it keeps everything until the disk is full",
 			"all good",
 		}},
 		{"core", fmt.Sprintf("{url: %q, stream: \"\"}", small.ClientURL()), exitOK, []string{"nats: core NATS (no stream configured)", "all good"}},
 		{"stream missing", fmt.Sprintf("{url: %q, stream: OTHER}", small.ClientURL()), exitOK, []string{"stream OTHER: missing; run creates it"}},
 		{"no JetStream", fmt.Sprintf("{url: %q}", noJS.ClientURL()), exitFail, []string{"nats: FAIL: JetStream, which nats.stream needs:", "1 problem(s) found"}},
-		{"unreachable", fmt.Sprintf("{url: \"nats://127.0.0.1:%d\"}", freePort(t)), exitFail, []string{"nats: FAIL: ingest: connecting to NATS:", "1 problem(s) found"}},
+		{"unreachable", fmt.Sprintf("{url: \"nats://127.0.0.1:%d\"}", freePort(t)), exitFail, []string{"nats: FAIL: natsout: connecting to NATS:", "1 problem(s) found"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "c.yaml")

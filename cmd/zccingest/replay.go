@@ -16,6 +16,7 @@ import (
 	"github.com/zccingest/zccingest/ingest"
 	"github.com/zccingest/zccingest/ingest/capture"
 	"github.com/zccingest/zccingest/ingest/config"
+	"github.com/zccingest/zccingest/ingest/natsout"
 )
 
 // cmdReplay publishes captured frames through the decode and publish path
@@ -28,6 +29,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	stream := fs.String("stream", config.DefaultStream, "JetStream `stream` when no -config is given (\"\" for core NATS)")
 	speed := fs.Float64("speed", 0, "pace: 0 as fast as possible, 1 as recorded, 10 ten times faster")
 	skipBad := fs.Bool("skip-bad", false, "pass over every damaged line (counted); without it only a damaged last line,\nwhich a killed writer leaves, is passed over, and any other makes the exit status 1")
+	stall := fs.Duration("stall-timeout", 30*time.Second, "give up when NATS acknowledges nothing for this `long` while events wait")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: zccingest replay [flags] FILE...\n\nPublishes captured frames (capture.dir journals) to NATS as run would.")
 		fs.PrintDefaults()
@@ -64,42 +66,89 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		cfg.Subscriptions = append(cfg.Subscriptions, config.Subscription{Name: s})
 	}
 	log := newLogger(cfg.Log, stderr)
-	n, err := ingest.ConnectNATS(cfg.NATS, "zccingest-replay", log)
+	nopts := natsOptions(cfg.NATS, "zccingest-replay", log)
+	nopts.FailFast = true // no live socket to hold events for: NATS must answer
+	n, err := natsout.Connect(ctx, nopts)
 	if err != nil {
-		fmt.Fprintf(stderr, "zccingest replay: %v\n", err)
+		fmt.Fprintf(stderr, "zccingest replay: %v; none of %d frames published\n", err, total)
 		return exitFail
 	}
 	defer n.Close()
-	in, err := ingest.New(ctx, cfg, n.Conn, nil, log)
+	in, err := ingest.New(ingestOptions(cfg, n, log))
 	if err != nil {
 		fmt.Fprintf(stderr, "zccingest replay: %v\n", err)
 		return exitFail
 	}
 	in.Start()
+	// Backpressure waits for NATS, but not for ever: with nothing
+	// acknowledged for --stall-timeout, the hand-off and the drain give up.
+	stallCtx, stalled := context.WithCancelCause(context.Background())
+	defer stalled(nil)
+	go watchStall(stallCtx, in, *stall, stalled)
+	handCtx, cancelHand := context.WithCancel(ctx)
+	defer cancelHand()
+	defer context.AfterFunc(stallCtx, cancelHand)()
 	sum := replaySummary{families: map[events.Family]int{}}
 	progress := newProgress(stderr, total)
 	start := time.Now()
-	err = replayFiles(ctx, files, *speed, skips, func(rec capture.Record) {
+	err = replayFiles(handCtx, files, *speed, skips, func(rec capture.Record) error {
 		frame := []byte(rec.Frame)
-		out := in.Handle(rec.Subscription, frame, rec.At)
+		// Backpressure: a full buffer waits for NATS, it does not drop.
+		out, err := in.HandleWait(handCtx, rec.Subscription, frame, rec.At)
+		if err != nil {
+			return err
+		}
 		sum.add(out, frame)
 		progress.update(sum.frames)
+		return nil
 	})
 	progress.done()
-	if derr := in.Drain(); err == nil {
+	derr := in.Drain(stallCtx)
+	if err == nil || derr != nil {
 		err = derr
 	}
 	sum.elapsed = time.Since(start)
+	sum.dropped = int(in.Dropped())
 	sum.print(stdout)
 	fmt.Fprintf(stdout, "skipped    %d damaged lines\n", skips.n)
 	if err == nil && skips.unasked > 0 {
 		err = fmt.Errorf("%d damaged lines that are not a file's last were passed over; rerun with --skip-bad to accept that", skips.unasked)
 	}
-	if err != nil && !errors.Is(err, context.Canceled) {
+	if cause := context.Cause(stallCtx); cause != context.Canceled && cause != nil {
+		fmt.Fprintf(stderr, "zccingest replay: %v; %d of %d frames read\n", cause, sum.frames, total)
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "zccingest replay: %v\n", err)
 		return exitFail
 	}
+	if sum.dropped > 0 {
+		fmt.Fprintf(stderr, "zccingest replay: %d events dropped (zccingest_dropped_total); see the log for why\n", sum.dropped)
+		return exitFail
+	}
 	return exitOK
+}
+
+// watchStall calls stalled when events wait and the ingester's
+// acknowledged count has not moved for d.
+func watchStall(ctx context.Context, in *ingest.Ingester, d time.Duration, stalled context.CancelCauseFunc) {
+	t := time.NewTicker(max(d/10, 10*time.Millisecond))
+	defer t.Stop()
+	last, since := in.Published(), time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if p := in.Published(); p != last || in.Pending() == 0 {
+			last, since = p, time.Now()
+			continue
+		}
+		if time.Since(since) >= d {
+			stalled(fmt.Errorf("NATS acknowledged nothing for %s (--stall-timeout)", d))
+			return
+		}
+	}
 }
 
 // scanCaptures counts the records and names the subscriptions, so that the
@@ -166,7 +215,7 @@ func eachRecord(name string, skips *skipped, fn func(capture.Record)) error {
 
 // replayFiles calls fn for every record, at the recorded pace divided by
 // speed (0: no waiting).
-func replayFiles(ctx context.Context, files []string, speed float64, skips *skipped, fn func(capture.Record)) error {
+func replayFiles(ctx context.Context, files []string, speed float64, skips *skipped, fn func(capture.Record) error) error {
 	var first time.Time
 	start := time.Now()
 	for _, name := range files {
@@ -192,7 +241,7 @@ func replayFiles(ctx context.Context, files []string, speed float64, skips *skip
 				werr = ctx.Err()
 				return
 			}
-			fn(rec)
+			werr = fn(rec)
 		})
 		if err == nil {
 			err = werr
@@ -219,8 +268,6 @@ func (s *replaySummary) add(out ingest.Outcome, frame []byte) {
 		s.control++
 	case ingest.Duplicate:
 		s.duplicates++
-	case ingest.Dropped:
-		s.dropped++
 	case ingest.Published:
 		f, _ := events.ParseFrame(frame)
 		if ev, err := f.Event(); err == nil {

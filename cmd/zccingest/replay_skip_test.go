@@ -10,10 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zccingest/zccingest/ingest"
 	"github.com/zccingest/zccingest/ingest/capture"
-	"github.com/zccingest/zccingest/ingest/config"
 	"github.com/zccingest/zccingest/test/sim"
+	"github.com/zccingest/zccingest/test/testnats"
 )
 
 // captureLines returns n journal lines of generated events.
@@ -56,11 +55,7 @@ func TestReplayDamagedLines(t *testing.T) {
 		{"damaged middle line, --skip-bad", []string{"--skip-bad"}, []string{killed, middle}, exitOK, []string{"skipped    2 damaged lines"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ns, err := ingest.StartEmbedded(config.Embedded{Listen: fmt.Sprintf("127.0.0.1:%d", freePort(t)), StoreDir: t.TempDir()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ns.Shutdown()
+			ns := testnats.Start(t, testnats.Options{})
 			var out, errs bytes.Buffer
 			args := append(append([]string{"replay", "--nats", ns.ClientURL()}, tc.args...), tc.files...)
 			code := run(t.Context(), args, &out, &errs)

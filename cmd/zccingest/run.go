@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/zccingest/zccingest/ingest"
+	"github.com/zccingest/zccingest/ingest/natsout"
+	"github.com/zccingest/zccingest/ingest/zoomws"
 )
 
 // cmdRun is the service: every subscription to NATS until SIGINT/SIGTERM.
@@ -31,13 +33,20 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	tokens := newTokenSource(cfg.Zoom, log)
-	n, err := ingest.ConnectNATS(cfg.NATS, "zccingest", log)
+	n, err := natsout.Connect(ctx, natsOptions(cfg.NATS, "zccingest", log))
 	if err != nil {
 		log.Error().Err(err).Msg("startup failed")
 		return exitFail
 	}
 	defer n.Close()
-	in, err := ingest.New(ctx, cfg, n.Conn, tokens, log)
+	opts := ingestOptions(cfg, n, log)
+	opts.Redact = tokens.Redact
+	in, err := ingest.New(opts)
+	if err != nil {
+		log.Error().Err(err).Msg("startup failed")
+		return exitFail
+	}
+	ws, err := zoomws.New(zoomwsOptions(cfg, tokens, in, log))
 	if err != nil {
 		log.Error().Err(err).Msg("startup failed")
 		return exitFail
@@ -54,7 +63,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log.Info().Str("listen", ln.Addr().String()).Msg("serving /metrics, /healthz, /readyz")
 	}
 	log.Info().Int("subscriptions", len(cfg.Subscriptions)).Str("stream", cfg.NATS.StreamName()).Msg("zccingest running")
-	if err := in.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+	if err := in.Run(ctx, ws); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error().Err(err).Msg("stopped with an error")
 		return exitFail
 	}

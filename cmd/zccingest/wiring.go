@@ -6,10 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/zccingest/zccingest/ingest"
 	"github.com/zccingest/zccingest/ingest/config"
+	"github.com/zccingest/zccingest/ingest/natsout"
+	"github.com/zccingest/zccingest/ingest/zoomws"
 	"github.com/zccingest/zccingest/session"
 )
 
@@ -90,4 +94,51 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// natsOptions maps the nats section onto the NATS side's options.
+func natsOptions(n config.NATS, name string, log zerolog.Logger) natsout.Options {
+	return natsout.Options{
+		URL: n.URL, Name: name,
+		CredsFile: n.CredsFile, NKeyFile: n.NKeyFile, User: n.User, Password: string(n.Password), Token: string(n.Token),
+		CAFile: n.TLS.CAFile, CertFile: n.TLS.CertFile, KeyFile: n.TLS.KeyFile,
+		Embedded:      natsout.Embedded{Listen: n.Embedded.Listen, StoreDir: n.Embedded.StoreDir},
+		Stream:        n.StreamName(),
+		SubjectPrefix: n.SubjectPrefix, DuplicateWindow: n.DuplicateWindow.D(),
+		MaxAge: n.StreamMaxAge.D(), MaxBytes: int64(n.StreamMaxBytes), Replicas: n.StreamReplicas,
+		Logger: log,
+	}
+}
+
+// ingestOptions maps the config onto the pipeline's options.
+func ingestOptions(cfg *config.Config, sink ingest.Sink, log zerolog.Logger) ingest.Options {
+	o := ingest.Options{
+		Sink: sink, SubjectPrefix: cfg.NATS.SubjectPrefix,
+		BufferEvents: cfg.NATS.BufferEvents, BufferBytes: int64(cfg.NATS.BufferBytes),
+		DuplicateWindow: cfg.NATS.DuplicateWindow.D(),
+		CaptureDir:      cfg.Capture.Dir, CaptureMaxFileSize: int64(cfg.Capture.MaxFileSize),
+		CaptureMaxAge: cfg.Capture.MaxAge.D(), CaptureMaxTotalSize: int64(cfg.Capture.MaxTotalSize),
+		Logger: log,
+	}
+	for _, s := range cfg.Subscriptions {
+		o.Subscriptions = append(o.Subscriptions, s.Name)
+	}
+	return o
+}
+
+// zoomwsOptions maps the zoom section and the subscriptions onto the
+// socket side's options, delivering to in.
+func zoomwsOptions(cfg *config.Config, tokens *session.Source, in *ingest.Ingester, log zerolog.Logger) zoomws.Options {
+	o := zoomws.Options{
+		WebSocketURL:      cfg.Zoom.WebSocketURL,
+		HeartbeatInterval: cfg.Zoom.HeartbeatInterval.D(),
+		Tokens:            tokens,
+		Handle:            func(sub string, frame []byte, received time.Time) { in.Handle(sub, frame, received) },
+		Logger:            log,
+		Registerer:        in.Registry(),
+	}
+	for _, s := range cfg.Subscriptions {
+		o.Subscriptions = append(o.Subscriptions, zoomws.Subscription{Name: s.Name, ID: s.ID})
+	}
+	return o
 }

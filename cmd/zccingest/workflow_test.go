@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,33 +17,19 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/zccingest/zccingest/events"
-	"github.com/zccingest/zccingest/ingest"
 	"github.com/zccingest/zccingest/ingest/config"
 	"github.com/zccingest/zccingest/test/sim"
+	"github.com/zccingest/zccingest/test/testnats"
 )
 
-func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+func freePort(t *testing.T) int { return testnats.FreePort(t) }
 
-func testCtx(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
+func testCtx(t *testing.T, d time.Duration) context.Context { return testnats.Timeout(t, d) }
 
 // streamMessages reads every message of the stream served from store.
 func streamMessages(t *testing.T, store string) []*nats.Msg {
 	t.Helper()
-	ns, err := ingest.StartEmbedded(config.Embedded{Listen: fmt.Sprintf("127.0.0.1:%d", freePort(t)), StoreDir: store})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ns := testnats.Start(t, testnats.Options{StoreDir: store})
 	defer ns.Shutdown()
 	nc, err := nats.Connect(ns.ClientURL())
 	if err != nil {
@@ -138,10 +123,7 @@ http: {listen: "off"}
 	}
 
 	replayStore := filepath.Join(dir, "replay")
-	ns, err := ingest.StartEmbedded(config.Embedded{Listen: fmt.Sprintf("127.0.0.1:%d", freePort(t)), StoreDir: replayStore})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ns := testnats.Start(t, testnats.Options{StoreDir: replayStore})
 	files, _ := filepath.Glob(filepath.Join(capDir, "*.ndjson"))
 	var out strings.Builder
 	code := run(context.Background(), append([]string{"replay", "--nats", ns.ClientURL()}, files...), &out, io.Discard)
@@ -173,10 +155,7 @@ http: {listen: "off"}
 }
 
 func TestTail(t *testing.T) {
-	ns, err := ingest.StartEmbedded(config.Embedded{Listen: fmt.Sprintf("127.0.0.1:%d", freePort(t)), StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ns := testnats.Start(t, testnats.Options{StoreDir: t.TempDir()})
 	defer ns.Shutdown()
 	outR, outW := io.Pipe()
 	errR, errW := io.Pipe()
@@ -204,8 +183,9 @@ func TestTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	nc.PublishMsg(msg)
-	nc.PublishMsg(events.InvalidMessage("zoom", "ris-b", []byte("{x"), "events: frame: bad"))
+	for _, m := range []*events.Message{msg, events.InvalidMessage("zoom", "ris-b", []byte("{x"), "events: frame: bad")} {
+		nc.PublishMsg(&nats.Msg{Subject: m.Subject, Header: nats.Header(m.Header), Data: m.Data})
+	}
 	lines := make(chan string)
 	go func() {
 		rd := bufio.NewReader(outR)

@@ -27,8 +27,11 @@ const (
 	DefaultEmbeddedListen    = "127.0.0.1:4222"
 	DefaultStoreDir          = "./data/nats"
 	DefaultBufferEvents      = 100_000
-	// MaxBufferEvents bounds the buffer, which is allocated at start-up.
-	MaxBufferEvents         = 1_000_000
+	// MaxBufferEvents is a sanity bound on nats.buffer_events (3e9 once
+	// crashed the process); nats.buffer_bytes bounds the buffer's memory.
+	MaxBufferEvents         = 10_000_000
+	DefaultBufferBytes      = 512 << 20
+	DefaultStreamMaxAge     = 7 * 24 * time.Hour
 	DefaultCaptureFileSize  = 64 << 20
 	DefaultCaptureMaxAge    = 7 * 24 * time.Hour
 	DefaultCaptureTotalSize = 10 << 30
@@ -85,6 +88,13 @@ type NATS struct {
 	Embedded        Embedded `yaml:"embedded"`
 	// BufferEvents bounds the events held while NATS is unreachable.
 	BufferEvents int `yaml:"buffer_events"`
+	// BufferBytes bounds their bytes.
+	BufferBytes Size `yaml:"buffer_bytes"`
+	// Limits of a stream the ingester creates; an existing stream keeps
+	// its own.
+	StreamMaxAge   Duration `yaml:"stream_max_age"`
+	StreamMaxBytes Size     `yaml:"stream_max_bytes"` // 0: no size limit
+	StreamReplicas int      `yaml:"stream_replicas"`
 
 	CredsFile string `yaml:"creds_file"`
 	NKeyFile  string `yaml:"nkey_file"`
@@ -208,6 +218,15 @@ func (c *Config) setDefaults(present map[string]bool) {
 	if unset("nats.buffer_events") {
 		n.BufferEvents = DefaultBufferEvents
 	}
+	if unset("nats.buffer_bytes") {
+		n.BufferBytes = DefaultBufferBytes
+	}
+	if unset("nats.stream_max_age") {
+		n.StreamMaxAge = Duration(DefaultStreamMaxAge)
+	}
+	if unset("nats.stream_replicas") {
+		n.StreamReplicas = 1
+	}
 	if unset("capture.max_file_size") {
 		c.Capture.MaxFileSize = DefaultCaptureFileSize
 	}
@@ -315,6 +334,15 @@ func (c *Config) validate() error {
 	}
 	if n.BufferEvents < 1 || n.BufferEvents > MaxBufferEvents {
 		return errorf("nats.buffer_events", "%d is out of range: 1 to %d", n.BufferEvents, MaxBufferEvents)
+	}
+	if n.BufferBytes < 1<<20 {
+		return errorf("nats.buffer_bytes", "%d bytes is too small; at least 1MiB", n.BufferBytes)
+	}
+	if n.StreamMaxAge.D() < time.Minute {
+		return errorf("nats.stream_max_age", "%s is too short; at least 1m (and longer than the duplicate window)", n.StreamMaxAge.D())
+	}
+	if r := n.StreamReplicas; r < 1 || r > 5 {
+		return errorf("nats.stream_replicas", "%d; must be 1 to 5", r)
 	}
 	if n.URL == "" {
 		if err := checkListen("nats.embedded.listen", n.Embedded.Listen, 1); err != nil {

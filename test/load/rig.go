@@ -17,9 +17,10 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
 
-	"github.com/zccingest/zccingest/ingest"
 	"github.com/zccingest/zccingest/ingest/config"
+	"github.com/zccingest/zccingest/ingest/natsout"
 	"github.com/zccingest/zccingest/test/sim"
 )
 
@@ -81,7 +82,7 @@ func startRig(ctx context.Context, spec rigSpec) (*rig, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.ns, err = ingest.StartEmbedded(config.Embedded{Listen: fmt.Sprintf("127.0.0.1:%d", port), StoreDir: filepath.Join(r.dir, "nats")}); err != nil {
+	if r.ns, err = natsout.StartEmbedded(natsout.Embedded{Listen: fmt.Sprintf("127.0.0.1:%d", port), StoreDir: filepath.Join(r.dir, "nats")}, zerolog.Nop()); err != nil {
 		return nil, err
 	}
 	if r.nc, err = nats.Connect(r.ns.ClientURL()); err != nil {
