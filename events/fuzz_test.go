@@ -106,6 +106,12 @@ func referenceEvent(t *testing.T, content []byte) events.Event {
 	if raw := payload["object"]; len(raw) > 0 && raw[0] == '{' {
 		e.Object = raw
 	}
+	if e.Family() == events.FamilyRTMS {
+		// Flat: the payload is the object.
+		e.Object = env["payload"]
+		e.EnvelopeExtra = without(env, "event", "event_ts", "payload")
+		return e
+	}
 	e.EnvelopeExtra = without(env, "event", "event_ts", "payload")
 	e.PayloadExtra = without(payload, "account_id", "object")
 	return e
