@@ -94,32 +94,38 @@ func appendToken(b []byte, s string) []byte {
 // the named subscription.
 func (e *Event) Message(prefix, subscription string, receivedAt time.Time) (*nats.Msg, error) {
 	// The key, event_ts and subject share one allocation.
-	var buf [256]byte
+	var buf [512]byte
 	b := e.appendKey(buf[:0])
 	b = strconv.AppendInt(b, e.TS, 10)
 	tsEnd := len(b)
 	b = e.appendSubject(b, prefix)
+	subjectEnd := len(b)
+	b, ceEnds := e.cloudEvents(b, b[:keyLen], receivedAt)
 	strs := string(b)
-	key, ts, subject := strs[:keyLen], strs[keyLen:tsEnd], strs[tsEnd:]
+	key, ts, subject := strs[:keyLen], strs[keyLen:tsEnd], strs[tsEnd:subjectEnd]
 	body, err := e.appendBody(make([]byte, 0, len(e.Object)+256), key, ts, subscription, receivedAt)
 	if err != nil {
 		return nil, &DecodeError{Where: "normalizing " + e.Name, Offset: -1, Err: err}
 	}
-	// One backing array for the six header values.
-	v := [...]string{key, e.Name, ts, e.AccountID, subscription, "application/json"}
+	// One backing array for the header values.
+	v := [6 + len(ceHeaders)]string{key, e.Name, ts, e.AccountID, subscription, "application/json"}
 	vals := v[:]
-	return &nats.Msg{
-		Subject: subject,
-		Header: nats.Header{
-			HeaderMsgID:        vals[0:1:1],
-			HeaderEvent:        vals[1:2:2],
-			HeaderEventTS:      vals[2:3:3],
-			HeaderAccountID:    vals[3:4:4],
-			HeaderSubscription: vals[4:5:5],
-			HeaderContentType:  vals[5:6:6],
-		},
-		Data: body,
-	}, nil
+	h := make(nats.Header, len(v))
+	h[HeaderMsgID] = vals[0:1:1]
+	h[HeaderEvent] = vals[1:2:2]
+	h[HeaderEventTS] = vals[2:3:3]
+	h[HeaderAccountID] = vals[3:4:4]
+	h[HeaderSubscription] = vals[4:5:5]
+	h[HeaderContentType] = vals[5:6:6]
+	start := subjectEnd
+	for i, name := range ceHeaders {
+		if end := ceEnds[i]; end > start {
+			vals[6+i] = strs[start:end]
+			h[name] = vals[6+i : 7+i : 7+i]
+			start = end
+		}
+	}
+	return &nats.Msg{Subject: subject, Header: h, Data: body}, nil
 }
 
 // appendBody appends the JSON of Body. It is written out by hand because
