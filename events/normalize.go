@@ -125,6 +125,11 @@ func (e *Event) Message(prefix, subscription string, receivedAt time.Time) (*nat
 			start = end
 		}
 	}
+	if e.Family() == FamilyRTMS {
+		if claim, err := e.RTMSClaimKey(); err == nil {
+			h[HeaderRTMSClaim] = []string{claim}
+		}
+	}
 	return &nats.Msg{Subject: subject, Header: h, Data: body}, nil
 }
 
