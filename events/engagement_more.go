@@ -126,7 +126,7 @@ type EngagementDispositionAdded struct{ Disposition }
 // the engagement.
 type Note struct {
 	NoteID              string    `json:"note_id,omitempty"`
-	Note                string    `json:"note,omitempty"`
+	Text                string    `json:"note,omitempty"`              // the note itself
 	LastModifiedTime    time.Time `json:"last_modified_time,omitzero"` // to the second
 	EngagementID        string    `json:"engagement_id,omitempty"`
 	EngagementDirection string    `json:"engagement_direction,omitempty"`
