@@ -235,7 +235,7 @@ func TestTwoSubscriptionsAllExamples(t *testing.T) {
 			t.Fatalf("%s reached %d sockets", name, n)
 		}
 	}
-	msgs := col.wait(t, 35)
+	msgs := col.wait(t, len(sim.ExampleNames()))
 	// Both subscriptions carried every event; de-duplication kept one copy.
 	byEvent := map[string]*nats.Msg{}
 	for _, m := range msgs {
