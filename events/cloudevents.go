@@ -38,7 +38,7 @@ const maxCESubject = 256
 // order of ceHeaders, and returns where each ends. A header whose value is
 // empty is left out of the message (ce-subject without an id, ce-time
 // outside the years RFC 3339 can write).
-func (e *Event) cloudEvents(b, key []byte, receivedAt time.Time) ([]byte, [len(ceHeaders)]int) {
+func (e *Event) cloudEvents(b, key []byte, family Family, receivedAt time.Time) ([]byte, [len(ceHeaders)]int) {
 	var ends [len(ceHeaders)]int
 	b = append(b, "1.0"...)
 	ends[0] = len(b)
@@ -49,15 +49,13 @@ func (e *Event) cloudEvents(b, key []byte, receivedAt time.Time) ([]byte, [len(c
 	ends[2] = len(b)
 	b = appendHeaderSafe(b, e.Name)
 	ends[3] = len(b)
-	if t := time.UnixMilli(e.TS).UTC(); t.Year() <= 9999 {
-		b = t.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
-	}
+	b = appendMilliTime(b, e.TS)
 	ends[4] = len(b)
 	b = append(b, "application/json"...)
 	ends[5] = len(b)
 	b = receivedAt.UTC().AppendFormat(b, time.RFC3339Nano)
 	ends[6] = len(b)
-	if id := e.subjectID(); len(id) >= 3 && len(id) <= maxCESubject+2 {
+	if id := e.subjectID(family); len(id) >= 3 && len(id) <= maxCESubject+2 {
 		if bytesIndexBackslash(id) {
 			b = appendHeaderSafe(b, unquoteString(id))
 		} else {
@@ -71,18 +69,18 @@ func (e *Event) cloudEvents(b, key []byte, receivedAt time.Time) ([]byte, [len(c
 // subjectID returns the raw string literal of the id the event is about:
 // the user's for agent and user events, else the engagement's (an unknown
 // event without one falls back to a user_id).
-func (e *Event) subjectID() []byte {
-	switch e.Family() {
+func (e *Event) subjectID(f Family) []byte {
+	switch f {
 	case FamilyAgent:
-		return e.userID
+		return e.ids.user
 	case FamilyUser:
-		return e.id
+		return e.ids.id
 	case FamilyUnknown:
-		if e.engagementID == nil {
-			return e.userID
+		if e.ids.engagement == nil {
+			return e.ids.user
 		}
 	}
-	return e.engagementID
+	return e.ids.engagement
 }
 
 // accountToken is the account as the subject and ce-source name it: "_"
@@ -108,7 +106,12 @@ func bytesIndexBackslash(b []byte) bool {
 // CloudEvents SDK reads back as sent, and that nothing in s can break.
 func appendHeaderSafe[S string | []byte](b []byte, s S) []byte {
 	const hex = "0123456789ABCDEF"
-	for i := 0; i < len(s); i++ {
+	i := 0
+	for i < len(s) && s[i] > ' ' && s[i] < 0x7f && s[i] != '%' {
+		i++
+	}
+	b = append(b, s[:i]...) // names and ids need no encoding
+	for ; i < len(s); i++ {
 		c := s[i]
 		if c > ' ' && c < 0x7f && c != '%' {
 			b = append(b, c)
@@ -117,4 +120,31 @@ func appendHeaderSafe[S string | []byte](b []byte, s S) []byte {
 		b = append(b, '%', hex[c>>4], hex[c&15])
 	}
 	return b
+}
+
+// appendMilliTime appends ms, milliseconds since the epoch, as RFC 3339 in
+// UTC to the millisecond, without time.Format's layout parsing: it runs for
+// every event. A time before 1970 or past year 9999 is left out.
+func appendMilliTime(b []byte, ms int64) []byte {
+	if ms < 0 {
+		return b
+	}
+	t := time.UnixMilli(ms).UTC()
+	year, month, day := t.Date()
+	if year > 9999 {
+		return b
+	}
+	hour, min, sec := t.Clock()
+	b = append(b, byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-')
+	b = append2(b, int(month), '-')
+	b = append2(b, day, 'T')
+	b = append2(b, hour, ':')
+	b = append2(b, min, ':')
+	b = append2(b, sec, '.')
+	milli := int(ms % 1000)
+	return append(b, byte('0'+milli/100), byte('0'+milli/10%10), byte('0'+milli%10), 'Z')
+}
+
+func append2(b []byte, n int, sep byte) []byte {
+	return append(b, byte('0'+n/10), byte('0'+n%10), sep)
 }

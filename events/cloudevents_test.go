@@ -186,3 +186,27 @@ func TestCloudEventsSDK(t *testing.T) {
 		}
 	}
 }
+
+func TestCloudEventsTime(t *testing.T) {
+	for _, ms := range []int64{0, 1, 999, 1627906944384, 1627906944000, 951782400123, 253402300799999, 4102444800000 - 1} {
+		ev := &events.Event{Name: "contact_center.engagement_ended", TS: ms, AccountID: "a", Object: []byte(`{}`)}
+		msg, err := ev.Message("zoom", "ris-a", time.Unix(0, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z07:00")
+		if got := msg.Header.Get("ce-time"); got != want {
+			t.Errorf("event_ts %d: ce-time %q, want %q", ms, got, want)
+		}
+	}
+	for _, ms := range []int64{253402300800000, 1 << 62, -1} {
+		ev := &events.Event{Name: "contact_center.engagement_ended", TS: ms, AccountID: "a", Object: []byte(`{}`)}
+		msg, err := ev.Message("zoom", "ris-a", time.Unix(0, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := msg.Header["ce-time"]; ok {
+			t.Errorf("event_ts %d: ce-time %q, want none", ms, msg.Header.Get("ce-time"))
+		}
+	}
+}

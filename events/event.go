@@ -37,10 +37,10 @@ type Event struct {
 	EnvelopeExtra map[string]json.RawMessage
 
 	compact bool // Object has no white space between tokens
-	// The raw string literals of the object's top-level engagement_id,
-	// user_id and id, found while the object was validated: the
-	// CloudEvents subject, without a second pass over the object.
-	engagementID, userID, id []byte
+	// The object's top-level engagement_id, user_id and id, found while
+	// the object was validated: the CloudEvents subject, without a second
+	// pass over the object.
+	ids eventIDs
 }
 
 const whereContent = "content of message frame"
@@ -65,22 +65,6 @@ func parseEvent(content []byte, utf8Checked bool) (*Event, error) {
 	ev := &Event{TS: -1}
 	var name, ts, payload, account, object []byte
 	s := scanner{b: content}
-	// noteID scans a member's value and keeps it if it is one of the ids
-	// the CloudEvents subject may be.
-	noteID := func(k []byte, at int) int {
-		end := s.value(at)
-		if end > at && content[at] == '"' {
-			switch {
-			case keyIs(k, "engagement_id"):
-				ev.engagementID = content[at:end]
-			case keyIs(k, "user_id"):
-				ev.userID = content[at:end]
-			case keyIs(k, "id"):
-				ev.id = content[at:end]
-			}
-		}
-		return end
-	}
 	ok := s.topObject(func(k []byte, at int) int {
 		if !keyIs(k, "payload") || at >= len(content) || content[at] != '{' {
 			end := s.value(at)
@@ -102,13 +86,15 @@ func parseEvent(content []byte, utf8Checked bool) (*Event, error) {
 		// The payload is walked as it is validated, not twice. The last
 		// payload wins, as in encoding/json.
 		account, object, ev.PayloadExtra = nil, nil, nil
-		ev.engagementID, ev.userID, ev.id = nil, nil, nil
+		ev.ids = eventIDs{}
 		end := s.object(at, func(k []byte, at int) int {
 			var end int
 			if keyIs(k, "object") && at < len(content) && content[at] == '{' {
-				end = s.object(at, noteID)
-			} else {
-				end = noteID(k, at)
+				s.ids, s.idsDepth = &ev.ids, s.depth+1
+				end = s.object(at, nil)
+				s.ids = nil
+			} else if end = s.value(at); end >= 0 {
+				ev.ids.note(k, content[at:end]) // a flat payload's
 			}
 			if end < 0 {
 				return end
