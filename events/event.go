@@ -160,12 +160,12 @@ func eventName(lit []byte) (string, kind) {
 
 // flat finishes an event whose fields Zoom sends in payload itself: the
 // payload is its object, and nothing of the payload is extra.
-func (ev *Event) flat(payload, account []byte) (*Event, error) {
-	ev.Object, ev.PayloadExtra = payload, nil
+func (e *Event) flat(payload, account []byte) (*Event, error) {
+	e.Object, e.PayloadExtra = payload, nil
 	if len(account) >= 3 && account[0] == '"' {
-		ev.AccountID = unquoteString(account)
+		e.AccountID = unquoteString(account)
 	}
-	return ev, nil
+	return e, nil
 }
 
 func addExtra(m map[string]json.RawMessage, key, raw []byte) map[string]json.RawMessage {
