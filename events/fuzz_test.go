@@ -51,6 +51,16 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("Message: %v", err)
 		}
 		checkSubject(t, msg.Subject)
+		for h, vals := range msg.Header {
+			if !strings.HasPrefix(h, "ce-") {
+				continue
+			}
+			for _, c := range []byte(vals[0]) {
+				if c <= ' ' || c >= 0x7f {
+					t.Fatalf("header %s = %q: not printable ASCII", h, vals[0])
+				}
+			}
+		}
 		var body events.Body
 		if err := json.Unmarshal(msg.Data, &body); err != nil {
 			t.Fatalf("body is not JSON: %v", err)
