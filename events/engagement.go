@@ -22,6 +22,7 @@ type Engagement struct {
 	ConsumerInviteEmail  string    `json:"consumer_invite_email,omitempty"`
 	TransferFrom         string    `json:"transfer_from,omitempty"`
 	TransferFromID       string    `json:"transfer_from_id,omitempty"`
+	DTMFInput            string    `json:"dtmf_input,omitempty"` // engagement_user_dtmf_sent: the digits
 	DateTime             MilliTime `json:"date_time_ms,omitzero"`
 	Extra                Extra     `json:"-"`
 }
@@ -48,6 +49,10 @@ type (
 	EngagementUserUnhold       struct{ Engagement }
 	EngagementWrapUpStarted    struct{ Engagement }
 	EngagementWrapUpEnded      struct{ Engagement }
+	EngagementEnded            struct{ Engagement }
+	EngagementUserMuted        struct{ Engagement }
+	EngagementUserUnmuted      struct{ Engagement }
+	EngagementUserDTMFSent     struct{ Engagement }
 )
 
 // Transfer is the object of the engagement transfer events

@@ -18,11 +18,16 @@ import (
 //	{"event": "...", "event_ts": 1627906944384, "payload": {"account_id": "...", "object": {...}}}
 //
 // Object stays raw so that every field Zoom sent survives; Typed decodes it.
+//
+// The contact_center.voice_rtms_* events are flat: Zoom sends their fields
+// in payload itself, with no account_id and no object. For them Object is
+// the whole payload and AccountID is empty (the subject's account token is
+// then "_"), unless Zoom starts sending payload.account_id.
 type Event struct {
 	Name      string          // "contact_center.engagement_started"
 	TS        int64           // event_ts: milliseconds since the epoch when it occurred
-	AccountID string          // payload.account_id
-	Object    json.RawMessage // payload.object, as sent
+	AccountID string          // payload.account_id; empty for a flat event
+	Object    json.RawMessage // payload.object as sent; the payload of a flat event
 
 	// PayloadExtra holds payload fields other than account_id and object
 	// (Zoom sends operator fields with some events); EnvelopeExtra holds
@@ -32,6 +37,10 @@ type Event struct {
 	EnvelopeExtra map[string]json.RawMessage
 
 	compact bool // Object has no white space between tokens
+	// The object's top-level engagement_id, user_id and id, found while
+	// the object was validated: the CloudEvents subject, without a second
+	// pass over the object.
+	ids eventIDs
 }
 
 const whereContent = "content of message frame"
@@ -77,8 +86,16 @@ func parseEvent(content []byte, utf8Checked bool) (*Event, error) {
 		// The payload is walked as it is validated, not twice. The last
 		// payload wins, as in encoding/json.
 		account, object, ev.PayloadExtra = nil, nil, nil
+		ev.ids = eventIDs{}
 		end := s.object(at, func(k []byte, at int) int {
-			end := s.value(at)
+			var end int
+			if keyIs(k, "object") && at < len(content) && content[at] == '{' {
+				s.ids, s.idsDepth = &ev.ids, s.depth+1
+				end = s.object(at, nil)
+				s.ids = nil
+			} else if end = s.value(at); end >= 0 {
+				ev.ids.note(k, content[at:end]) // a flat payload's
+			}
 			if end < 0 {
 				return end
 			}
@@ -104,7 +121,8 @@ func parseEvent(content []byte, utf8Checked bool) (*Event, error) {
 	if len(name) == 0 || name[0] != '"' || len(name) == 2 {
 		return nil, fieldError(whereContent, "event", name, "a non-empty string")
 	}
-	ev.Name = eventName(name)
+	var k kind
+	ev.Name, k = eventName(name)
 	if n, err := strconv.ParseInt(string(ts), 10, 64); err == nil && n >= 0 {
 		ev.TS = n
 	} else {
@@ -112,6 +130,9 @@ func parseEvent(content []byte, utf8Checked bool) (*Event, error) {
 	}
 	if len(payload) == 0 || payload[0] != '{' {
 		return nil, fieldError(whereContent, "payload", payload, "an object")
+	}
+	if k.flat {
+		return ev.flat(payload, account)
 	}
 	if len(account) < 3 || account[0] != '"' {
 		return nil, fieldError(whereContent, "payload.account_id", account, "a non-empty string")
@@ -129,12 +150,22 @@ func parseEvent(content []byte, utf8Checked bool) (*Event, error) {
 }
 
 // eventName returns the name the raw literal holds, without allocating for
-// the events the registry knows.
-func eventName(lit []byte) string {
+// the events the registry knows, and the registry's entry (zero if none).
+func eventName(lit []byte) (string, kind) {
 	if k, ok := registry[string(lit[1:len(lit)-1])]; ok {
-		return k.name
+		return k.name, k
 	}
-	return unquoteString(lit)
+	return unquoteString(lit), kind{}
+}
+
+// flat finishes an event whose fields Zoom sends in payload itself: the
+// payload is its object, and nothing of the payload is extra.
+func (e *Event) flat(payload, account []byte) (*Event, error) {
+	e.Object, e.PayloadExtra = payload, nil
+	if len(account) >= 3 && account[0] == '"' {
+		e.AccountID = unquoteString(account)
+	}
+	return e, nil
 }
 
 func addExtra(m map[string]json.RawMessage, key, raw []byte) map[string]json.RawMessage {

@@ -34,3 +34,28 @@ func Example() {
 	// zoom.D8cJuqWVQ623CI4Q8yQK0Q.cc.engagement.user_hold
 	// u154t5 on hold by IGTRVt3g
 }
+
+// A media adapter claims a real-time media stream before it connects: the
+// first create of the key wins, and a failover's second voice_rtms_started
+// (or a 1+1 pair's copy) finds it taken.
+func ExampleEvent_RTMSClaimKey() {
+	content := []byte(`{"event":"contact_center.voice_rtms_started","event_ts":1626230691572,` +
+		`"payload":{"engagement_id":"4444AAAiAAAAAiAiAiiAii==","rtms_stream_id":"609340fb2a7946909659956c8aa9250c","server_urls":"wss://127.0.0.1:443"}}`)
+	ev, err := events.ParseEvent(content)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	key, err := ev.RTMSClaimKey()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(ev.Subject("zoom"))
+	fmt.Println(events.RTMSClaimBucket, key)
+	// With nats.go: kv.Create(ctx, key, []byte(adapterID)); jetstream.ErrKeyExists
+	// means another adapter holds the stream.
+	// Output:
+	// zoom._.cc.rtms.started
+	// ZOOM_RTMS_CLAIMS _.4444AAAiAAAAAiAiAiiAii==.609340fb2a7946909659956c8aa9250c
+}

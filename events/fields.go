@@ -14,31 +14,55 @@ import (
 // Extra holds the fields of an object that its struct does not model, as
 // Zoom sent them, so that re-encoding the struct loses nothing. Zoom keeps
 // adding fields; a field that arrives before this package knows it lands
-// here. An explicitly empty string for a modelled field is kept here too,
-// because the struct would otherwise omit it.
+// here. An explicitly empty value ("", 0, false, null, []) of a modelled
+// field that the struct omits when empty is kept here too, because the
+// struct would otherwise drop it.
 type Extra map[string]json.RawMessage
 
-var knownFieldsCache sync.Map // reflect.Type -> map[string]bool
+var knownFieldsCache sync.Map // reflect.Type -> map[string]fieldEncoding
+
+// fieldEncoding says how a modelled field re-encodes.
+type fieldEncoding uint8
+
+const (
+	encodedAlways fieldEncoding = iota + 1
+	// encodedUnlessEmpty: omitempty or omitzero, so that an empty value Zoom
+	// sent explicitly ("", 0, false, null, []) would vanish on re-encoding.
+	encodedUnlessEmpty
+)
 
 // knownFields returns the JSON names of t's fields.
-func knownFields(t reflect.Type) map[string]bool {
+func knownFields(t reflect.Type) map[string]fieldEncoding {
 	if m, ok := knownFieldsCache.Load(t); ok {
-		return m.(map[string]bool)
+		return m.(map[string]fieldEncoding)
 	}
-	m := map[string]bool{}
+	m := map[string]fieldEncoding{}
 	for i := range t.NumField() {
 		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
 		if name == "-" || !f.IsExported() {
 			continue
 		}
 		if name == "" {
 			name = f.Name
 		}
-		m[name] = true
+		m[name] = encodedAlways
+		if strings.Contains(opts, "omitempty") || strings.Contains(opts, "omitzero") {
+			m[name] = encodedUnlessEmpty
+		}
 	}
 	knownFieldsCache.Store(t, m)
 	return m
+}
+
+// emptyLiteral reports whether raw is a JSON value that an omitempty field
+// holding it would not re-encode.
+func emptyLiteral(raw []byte) bool {
+	switch string(raw) {
+	case `""`, `0`, `false`, `null`, `[]`:
+		return true
+	}
+	return false
 }
 
 // decodeObject decodes data into v (a pointer to a struct without custom
@@ -53,8 +77,13 @@ func decodeObject(data []byte, v any, extra *Extra) error {
 	}
 	known := knownFields(reflect.TypeOf(v).Elem())
 	for k, raw := range all {
-		if known[k] && string(raw) != `""` {
+		switch known[k] {
+		case encodedAlways:
 			continue
+		case encodedUnlessEmpty:
+			if !emptyLiteral(raw) {
+				continue
+			}
 		}
 		if *extra == nil {
 			*extra = Extra{}

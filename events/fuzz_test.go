@@ -51,6 +51,16 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("Message: %v", err)
 		}
 		checkSubject(t, msg.Subject)
+		for h, vals := range msg.Header {
+			if !strings.HasPrefix(h, "ce-") {
+				continue
+			}
+			for _, c := range []byte(vals[0]) {
+				if c <= ' ' || c >= 0x7f {
+					t.Fatalf("header %s = %q: not printable ASCII", h, vals[0])
+				}
+			}
+		}
 		var body events.Body
 		if err := json.Unmarshal(msg.Data, &body); err != nil {
 			t.Fatalf("body is not JSON: %v", err)
@@ -105,6 +115,12 @@ func referenceEvent(t *testing.T, content []byte) events.Event {
 	json.Unmarshal(payload["account_id"], &e.AccountID)
 	if raw := payload["object"]; len(raw) > 0 && raw[0] == '{' {
 		e.Object = raw
+	}
+	if e.Family() == events.FamilyRTMS {
+		// Flat: the payload is the object.
+		e.Object = env["payload"]
+		e.EnvelopeExtra = without(env, "event", "event_ts", "payload")
+		return e
 	}
 	e.EnvelopeExtra = without(env, "event", "event_ts", "payload")
 	e.PayloadExtra = without(payload, "account_id", "object")

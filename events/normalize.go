@@ -61,16 +61,19 @@ type Body struct {
 // <prefix>.<account>.unknown.<event name> for any other.
 func (e *Event) Subject(prefix string) string {
 	var buf [128]byte
-	return string(e.appendSubject(buf[:0], prefix))
+	k, known := registry[e.Name]
+	return string(e.appendSubject(buf[:0], prefix, k.subject, known))
 }
 
-func (e *Event) appendSubject(b []byte, prefix string) []byte {
+// appendSubject appends the subject; subject is the registry's tokens
+// after the account for a known event.
+func (e *Event) appendSubject(b []byte, prefix, subject string, known bool) []byte {
 	b = append(b, prefix...)
 	b = append(b, '.')
 	b = appendToken(b, e.AccountID)
 	b = append(b, '.')
-	if k, ok := registry[e.Name]; ok {
-		return append(b, k.subject...)
+	if known {
+		return append(b, subject...)
 	}
 	b = append(b, "unknown"...)
 	for tok := range strings.SplitSeq(e.Name, ".") {
@@ -112,39 +115,51 @@ func appendToken(b []byte, s string) []byte {
 // named subscription.
 func (e *Event) Message(prefix, subscription string, receivedAt time.Time) (*Message, error) {
 	// The key, event_ts and subject share one allocation.
-	var buf [256]byte
+	var buf [512]byte
 	b := e.appendKey(buf[:0])
 	b = strconv.AppendInt(b, e.TS, 10)
 	tsEnd := len(b)
-	b = e.appendSubject(b, prefix)
+	k, known := registry[e.Name]
+	b = e.appendSubject(b, prefix, k.subject, known)
+	subjectEnd := len(b)
+	b, ceEnds := e.cloudEvents(b, b[:keyLen], k.family, receivedAt)
 	strs := string(b)
-	key, ts, subject := strs[:keyLen], strs[keyLen:tsEnd], strs[tsEnd:]
-	body, err := e.appendBody(make([]byte, 0, len(e.Object)+256), key, ts, subscription, receivedAt)
+	key, ts, subject := strs[:keyLen], strs[keyLen:tsEnd], strs[tsEnd:subjectEnd]
+	receivedAtText := strs[ceEnds[5]:ceEnds[6]] // ce-recordedtime
+	body, err := e.appendBody(make([]byte, 0, len(e.Object)+256), key, ts, subscription, receivedAtText)
 	if err != nil {
 		return nil, &DecodeError{Where: "normalizing " + e.Name, Offset: -1, Err: err}
 	}
-	// One backing array for the six header values.
-	v := [...]string{key, e.Name, ts, e.AccountID, subscription, "application/json"}
+	// One backing array for the header values.
+	v := [6 + len(ceHeaders)]string{key, e.Name, ts, e.AccountID, subscription, "application/json"}
 	vals := v[:]
-	return &Message{
-		Subject: subject,
-		ID:      key,
-		Header: Header{
-			HeaderMsgID:        vals[0:1:1],
-			HeaderEvent:        vals[1:2:2],
-			HeaderEventTS:      vals[2:3:3],
-			HeaderAccountID:    vals[3:4:4],
-			HeaderSubscription: vals[4:5:5],
-			HeaderContentType:  vals[5:6:6],
-		},
-		Data: body,
-	}, nil
+	h := make(Header, len(v)+1)
+	h[HeaderMsgID] = vals[0:1:1]
+	h[HeaderEvent] = vals[1:2:2]
+	h[HeaderEventTS] = vals[2:3:3]
+	h[HeaderAccountID] = vals[3:4:4]
+	h[HeaderSubscription] = vals[4:5:5]
+	h[HeaderContentType] = vals[5:6:6]
+	start := subjectEnd
+	for i, name := range ceHeaders {
+		if end := ceEnds[i]; end > start {
+			vals[6+i] = strs[start:end]
+			h[name] = vals[6+i : 7+i : 7+i]
+			start = end
+		}
+	}
+	if k.family == FamilyRTMS {
+		if claim, err := e.RTMSClaimKey(); err == nil {
+			h[HeaderRTMSClaim] = []string{claim}
+		}
+	}
+	return &Message{Subject: subject, ID: key, Header: h, Data: body}, nil
 }
 
 // appendBody appends the JSON of Body. It is written out by hand because
 // this is the hot path: the object is copied as Zoom sent it, never
 // re-encoded.
-func (e *Event) appendBody(b []byte, key, ts, subscription string, receivedAt time.Time) ([]byte, error) {
+func (e *Event) appendBody(b []byte, key, ts, subscription, receivedAt string) ([]byte, error) {
 	b = append(b, `{"id":"`...)
 	b = append(b, key...)
 	b = append(b, `","event":`...)
@@ -156,7 +171,7 @@ func (e *Event) appendBody(b []byte, key, ts, subscription string, receivedAt ti
 	b = append(b, `,"subscription":`...)
 	b = appendString(b, subscription)
 	b = append(b, `,"received_at":"`...)
-	b = receivedAt.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, receivedAt...)
 	b = append(b, `","object":`...)
 	if len(e.Object) == 0 {
 		b = append(b, "null"...)

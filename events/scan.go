@@ -26,6 +26,29 @@ type scanner struct {
 	b     []byte
 	depth int
 	space bool // white space seen between tokens
+	// ids, when set, receives the string values of the members
+	// engagement_id, user_id and id of objects at depth idsDepth.
+	ids      *eventIDs
+	idsDepth int
+}
+
+// eventIDs are the raw string literals of an object's engagement_id,
+// user_id and id.
+type eventIDs struct{ engagement, user, id []byte }
+
+// note keeps the raw value v of member k if it is one of the ids.
+func (ids *eventIDs) note(k, v []byte) {
+	if len(v) < 2 || v[0] != '"' {
+		return
+	}
+	switch {
+	case keyIs(k, "engagement_id"):
+		ids.engagement = v
+	case keyIs(k, "user_id"):
+		ids.user = v
+	case keyIs(k, "id"):
+		ids.id = v
+	}
 }
 
 // topObject validates that s.b is one JSON object, white space aside,
@@ -70,6 +93,14 @@ func (s *scanner) object(i int, fn func(key []byte, at int) int) int {
 		j = s.skip(j + 1)
 		if fn != nil {
 			j = fn(b[i:kEnd], j)
+		} else if start := j; s.ids != nil && s.depth == s.idsDepth {
+			// Only keys as long as the ids' are looked at: this runs for
+			// every member of every event.
+			if j = s.value(j); j >= 0 && b[start] == '"' {
+				if n := kEnd - i; n == len(`"engagement_id"`) && b[i+1] == 'e' || n == len(`"user_id"`) && b[i+1] == 'u' || n == len(`"id"`) && b[i+1] == 'i' {
+					s.ids.note(b[i:kEnd], b[start:j])
+				}
+			}
 		} else {
 			j = s.value(j)
 		}

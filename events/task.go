@@ -82,3 +82,53 @@ type (
 	ReservationRejected  struct{ Reservation }
 	ReservationTimeout   struct{ Reservation }
 )
+
+// TaskQueue is the object of task_entered_queue and task_exited_queue: a
+// task entering or leaving a queue, with the queue's settings.
+type TaskQueue struct {
+	TaskID                        string    `json:"task_id,omitempty"`
+	EngagementID                  string    `json:"engagement_id,omitempty"`
+	FlowID                        string    `json:"flow_id,omitempty"`
+	FlowName                      string    `json:"flow_name,omitempty"`
+	QueueID                       string    `json:"cc_queue_id,omitempty"`
+	QueueName                     string    `json:"queue_name,omitempty"`
+	QueueDescription              string    `json:"queue_description,omitempty"`
+	Channel                       string    `json:"channel,omitempty"`
+	ChannelSource                 string    `json:"channel_source,omitempty"`
+	DispositionsCount             int       `json:"dispositions_count,omitempty"`
+	DispositionSetsCount          int       `json:"disposition_sets_count,omitempty"`
+	MaxWaitTime                   int       `json:"max_wait_time,omitempty"`
+	WrapUpTime                    int       `json:"wrap_up_time,omitempty"`
+	MaxEngagementInQueue          int       `json:"max_engagement_in_queue,omitempty"`
+	ShortAbandonEnable            bool      `json:"short_abandon_enable,omitempty"`
+	ShortAbandonThreshold         int       `json:"short_abandon_threshold,omitempty"`
+	DistributionType              int       `json:"distribution_type,omitempty"`
+	DistributionDurationInSeconds int       `json:"distribution_duration_in_seconds,omitempty"`
+	ConnectingMediaID             string    `json:"connecting_media_id,omitempty"`
+	ConnectingMediaName           string    `json:"connecting_media_name,omitempty"`
+	TransferringMediaID           string    `json:"transferring_media_id,omitempty"`
+	TransferringMediaName         string    `json:"transferring_media_name,omitempty"`
+	HoldingMediaID                string    `json:"holding_media_id,omitempty"`
+	HoldingMediaName              string    `json:"holding_media_name,omitempty"`
+	WaitingRoomID                 string    `json:"waiting_room_id,omitempty"`
+	WaitingRoomName               string    `json:"waiting_room_name,omitempty"`
+	MessageAccept                 string    `json:"message_accept,omitempty"`
+	DateTime                      MilliTime `json:"date_time_ms,omitzero"`
+	Extra                         Extra     `json:"-"`
+}
+
+func (o *TaskQueue) UnmarshalJSON(b []byte) error {
+	type plain TaskQueue
+	return decodeObject(b, (*plain)(o), &o.Extra)
+}
+
+func (o TaskQueue) MarshalJSON() ([]byte, error) {
+	type plain TaskQueue
+	return encodeObject(plain(o), o.Extra)
+}
+
+// The task queue events.
+type (
+	TaskEnteredQueue struct{ TaskQueue }
+	TaskExitedQueue  struct{ TaskQueue }
+)

@@ -17,21 +17,38 @@ var Needs = []ScopeNeed{
 	{"engagements and transfers (contact_center.engagement_*)", []string{"contact_center_engagement:read:admin", "contact_center_engagement:write:admin", "contact_center:read:engagement:admin"}},
 }
 
+// OptionalNeeds lists what the events only some integrations subscribe to
+// need: recordings, and the real-time media streams a media adapter takes.
+// check reports them without failing. Conferences, supervision, channel
+// upgrades, dispositions, notes, surveys and engagement_ended come with the
+// engagement scopes; task_entered_queue and task_exited_queue with the task
+// scopes.
+var OptionalNeeds = []ScopeNeed{
+	{"recordings (contact_center.recording_*)", []string{"contact_center_recording:read:admin", "contact_center_recording:write:admin", "contact_center:read:recording:admin"}},
+	{"real-time media streams (contact_center.voice_rtms_*)", []string{"rtms:read:admin", "contact_center:read:rtms:admin", "rtms:read:rtms_started:admin"}},
+}
+
+// MissingOptional returns the optional needs that none of the granted
+// scopes meets.
+func MissingOptional(granted []string) []ScopeNeed { return missing(OptionalNeeds, granted) }
+
 // Missing returns the needs that none of the granted scopes meets.
-func Missing(granted []string) []ScopeNeed {
+func Missing(granted []string) []ScopeNeed { return missing(Needs, granted) }
+
+func missing(needs []ScopeNeed, granted []string) []ScopeNeed {
 	have := map[string]bool{}
 	for _, s := range granted {
 		have[strings.TrimSpace(s)] = true
 	}
-	var missing []ScopeNeed
-	for _, n := range Needs {
+	var out []ScopeNeed
+	for _, n := range needs {
 		met := false
 		for _, s := range n.Scopes {
 			met = met || have[s]
 		}
 		if !met {
-			missing = append(missing, n)
+			out = append(out, n)
 		}
 	}
-	return missing
+	return out
 }

@@ -470,3 +470,13 @@ func TestMissingScopes(t *testing.T) {
 		t.Errorf("Missing(all) = %v", m)
 	}
 }
+
+func TestMissingOptionalScopes(t *testing.T) {
+	m := MissingOptional([]string{"contact_center:read:recording:admin"})
+	if len(m) != 1 || !strings.Contains(m[0].Events, "voice_rtms") {
+		t.Errorf("MissingOptional = %v, want the RTMS need only", m)
+	}
+	if m := Missing([]string{"user:read:admin", "contact_center_task:read:admin", "contact_center:read:user:admin", "contact_center:read:engagement:admin"}); len(m) != 0 {
+		t.Errorf("an optional need made Missing: %v", m)
+	}
+}

@@ -35,6 +35,9 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			problems++
 			fmt.Fprintf(stdout, "scopes: MISSING for %s: one of %s\n", need.Events, strings.Join(need.Scopes, ", "))
 		}
+		for _, need := range session.MissingOptional(tok.Scopes) {
+			fmt.Fprintf(stdout, "scopes: not granted for %s (only needed if you subscribe to them): one of %s\n", need.Events, strings.Join(need.Scopes, ", "))
+		}
 		problems += checkSubscriptions(ctx, cfg, src, tok, stdout)
 	}
 	if problems > 0 {

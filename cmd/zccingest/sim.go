@@ -22,7 +22,7 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	account := fs.String("account-id", "SimAccount0000000000000", "the account id the token endpoint accepts and events carry")
 	clientID := fs.String("client-id", "sim-client-id", "the client id the token endpoint accepts")
 	clientSecret := fs.String("client-secret", "sim-client-secret", "the client secret the token endpoint accepts")
-	source := fs.String("source", "examples", "what to send: examples (Zoom's 35 example events, cycled), generate (realistic contact-center traffic), none")
+	source := fs.String("source", "examples", "what to send: examples (Zoom's example events, cycled), generate (realistic contact-center traffic), none")
 	replay := fs.String("replay", "", "capture `file` to replay instead of -source (comma-separated for several)")
 	speed := fs.Float64("speed", 1, "replay pace: 1 as recorded, 10 ten times faster, 0 as fast as possible")
 	rate := fs.Float64("rate", 5, "events per `second` per subscription (0: as fast as the sockets take them)")

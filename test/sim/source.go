@@ -50,12 +50,42 @@ func (s *ExampleSource) Next() ([]byte, error) {
 }
 
 type event struct {
-	Event   string `json:"event"`
-	EventTS int64  `json:"event_ts"`
-	Payload struct {
-		AccountID string         `json:"account_id"`
-		Object    map[string]any `json:"object"`
-	} `json:"payload"`
+	Event   string  `json:"event"`
+	EventTS int64   `json:"event_ts"`
+	Payload payload `json:"payload"`
+}
+
+// payload is {"account_id", "object"}, or for the flat voice_rtms_* events
+// the object's fields themselves, with no account.
+type payload struct {
+	AccountID string
+	Object    map[string]any
+	flat      bool
+}
+
+type nested struct {
+	AccountID string         `json:"account_id"`
+	Object    map[string]any `json:"object"`
+}
+
+func (p payload) MarshalJSON() ([]byte, error) {
+	if p.flat {
+		return json.Marshal(p.Object)
+	}
+	return json.Marshal(nested{p.AccountID, p.Object})
+}
+
+func (p *payload) UnmarshalJSON(b []byte) error {
+	var n nested
+	if err := json.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	if n.Object == nil && n.AccountID == "" {
+		p.flat = true
+		return json.Unmarshal(b, &p.Object)
+	}
+	p.AccountID, p.Object = n.AccountID, n.Object
+	return nil
 }
 
 func decodeEvent(b []byte) (*event, error) {
@@ -67,8 +97,11 @@ func decodeEvent(b []byte) (*event, error) {
 }
 
 // Generator makes realistic Contact Center traffic: agents log in and set
-// their status, and engagements run started, task, reservation, answered,
-// hold and unhold, sometimes a transfer, ended, wrap-up, with consistent ids.
+// their status, and engagements run started, task, queue, reservation,
+// answered (Zoom's recording and real-time media stream start), hold and
+// unhold (the recording paused and resumed around it), sometimes a
+// supervisor monitoring, a conference or a transfer, ended (recording and
+// stream stopped), wrap-up with a disposition, with consistent ids.
 type Generator struct {
 	rnd      *rand.Rand
 	account  string
@@ -76,6 +109,8 @@ type Generator struct {
 	agents   []agent
 	queue    []*event
 	seq      int
+	// recordingStart is when the current engagement's recording started.
+	recordingStart string
 }
 
 type agent struct {
@@ -110,10 +145,16 @@ func (g *Generator) Next() ([]byte, error) {
 	g.queue = g.queue[1:]
 	ev.EventTS = time.Now().UnixMilli()
 	stamp := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
-	for _, k := range []string{"date_time_ms", "created_time_ms", "last_modified_time_ms"} {
+	for _, k := range []string{"date_time_ms", "created_time_ms", "last_modified_time_ms", "recording_end_time_ms"} {
 		if _, ok := ev.Payload.Object[k]; ok {
 			ev.Payload.Object[k] = stamp
 		}
+	}
+	if ev.Event == "contact_center.recording_started" {
+		g.recordingStart = stamp
+	}
+	if _, ok := ev.Payload.Object["recording_start_time_ms"]; ok {
+		ev.Payload.Object["recording_start_time_ms"] = g.recordingStart
 	}
 	return json.Marshal(ev)
 }
@@ -146,21 +187,46 @@ func (g *Generator) plan() {
 		"consumer_id": g.id(22), "consumer_number": fmt.Sprintf("+1800555%04d", g.rnd.IntN(10000)),
 		"channel": "voice", "channel_name": "voice", "engagement_direction": "inbound",
 	}
+	eng["recording_id"] = "rec-" + g.id(20)
+	eng["rtms_stream_id"] = fmt.Sprintf("%032x", g.rnd.Uint64())
+	eng["users"] = []any{map[string]any{"user_id": a.id, "user_display_name": a.name}}
+	eng["consumers"] = []any{map[string]any{"consumer_id": eng["consumer_id"], "consumer_number": eng["consumer_number"], "consumer_display_name": "Caller"}}
 	c := merge(who, eng)
 	steps := []string{
-		"contact_center.engagement_started", "contact_center.task_created", "contact_center.task_reservation_created",
-		"contact_center.engagement_consumer_notified", "contact_center.task_reservation_accepted",
-		"contact_center.engagement_user_answered", "contact_center.engagement_consumer_answered",
-		"contact_center.engagement_user_hold", "contact_center.engagement_user_unhold",
+		"contact_center.engagement_started", "contact_center.task_created", "contact_center.task_entered_queue",
+		"contact_center.task_reservation_created", "contact_center.engagement_consumer_notified",
+		"contact_center.task_reservation_accepted", "contact_center.task_exited_queue",
+		"contact_center.engagement_user_answered", "contact_center.recording_started", "contact_center.voice_rtms_started",
+		"contact_center.engagement_consumer_answered",
+		"contact_center.recording_paused", "contact_center.engagement_user_hold",
+		"contact_center.engagement_user_unhold", "contact_center.recording_resumed",
+	}
+	other := g.agents[g.rnd.IntN(len(g.agents))]
+	switch g.rnd.IntN(4) {
+	case 0:
+		steps = append(steps, "contact_center.engagement_monitor_started", "contact_center.engagement_monitor_ended")
+	case 1:
+		steps = append(steps, "contact_center.engagement_conference_participant_invited",
+			"contact_center.engagement_conference_participant_joined", "contact_center.engagement_conference_participant_left")
 	}
 	if g.rnd.IntN(5) == 0 {
 		steps = append(steps, "contact_center.engagement_transfer_initiated", "contact_center.engagement_transfer_queued",
 			"contact_center.engagement_transfer_reserved", "contact_center.engagement_transfer_accepted",
 			"contact_center.engagement_transfer_completed")
 	}
-	steps = append(steps, "contact_center.engagement_user_ended", "contact_center.engagement_consumer_ended",
-		"contact_center.engagement_wrap_up_started", "contact_center.engagement_wrap_up_ended",
-		"contact_center.task_reservation_completed", "contact_center.task_completed")
+	steps = append(steps, "contact_center.recording_stopped", "contact_center.voice_rtms_stopped",
+		"contact_center.engagement_user_ended", "contact_center.engagement_consumer_ended", "contact_center.engagement_ended",
+		"contact_center.engagement_wrap_up_started", "contact_center.engagement_disposition_added", "contact_center.engagement_wrap_up_ended",
+		"contact_center.task_reservation_completed", "contact_center.task_completed", "contact_center.recording_completed")
+	conference := map[string]any{
+		"conference_id": g.id(36),
+		"conference_participants": []any{
+			map[string]any{"participant_display_name": "Caller", "participant_role": "customer", "participant_phone_number": eng["consumer_number"]},
+			map[string]any{"participant_user_id": a.id, "participant_display_name": a.name, "participant_role": "host"},
+			map[string]any{"participant_user_id": other.id, "participant_display_name": other.name, "participant_role": "invitee"},
+		},
+	}
+	invitee := map[string]any{"participant_user_id": other.id}
 	for _, s := range steps {
 		set := c
 		switch s {
@@ -168,6 +234,16 @@ func (g *Generator) plan() {
 			set = merge(c, map[string]any{"task_status": "pending"})
 		case "contact_center.task_completed":
 			set = merge(c, map[string]any{"task_status": "completed"})
+		case "contact_center.engagement_monitor_started", "contact_center.engagement_monitor_ended":
+			set = merge(c, map[string]any{"monitoring_user_id": other.id, "monitoring_user_display_name": other.name, "action_type": "listen"})
+		case "contact_center.engagement_conference_participant_invited":
+			set = merge(merge(c, conference), map[string]any{"invited_participant": invitee})
+		case "contact_center.engagement_conference_participant_joined":
+			set = merge(merge(c, conference), map[string]any{"joining_participant": invitee})
+		case "contact_center.engagement_conference_participant_left":
+			set = merge(merge(c, conference), map[string]any{"leaving_participant": invitee})
+		case "contact_center.voice_rtms_started":
+			set = merge(c, map[string]any{"server_urls": "wss://rtms.sim.invalid/" + eng["engagement_id"].(string)})
 		}
 		g.queue = append(g.queue, g.make(s, set))
 	}
