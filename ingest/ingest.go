@@ -122,6 +122,7 @@ func (in *Ingester) Run(ctx context.Context) error {
 		Subscriptions:     subs,
 		WebSocketURL:      in.cfg.Zoom.WebSocketURL,
 		HeartbeatInterval: in.cfg.Zoom.HeartbeatInterval.D(),
+		HeartbeatTimeout:  in.cfg.Zoom.HeartbeatTimeout.D(),
 		Tokens:            in.tokens,
 		Handle:            func(sub string, frame []byte, received time.Time) { in.Handle(sub, frame, received) },
 		Logger:            in.log,

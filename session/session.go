@@ -39,7 +39,8 @@ type Token struct {
 	Expiry      time.Time
 	Scopes      []string // the response's scope, split
 
-	refreshAt time.Time
+	refreshAt   time.Time
+	usableUntil time.Time // past this the token may expire on its way to Zoom
 }
 
 // String keeps a token printed by mistake out of logs.
@@ -133,7 +134,7 @@ func (s *Source) Token(ctx context.Context) (*Token, error) {
 	if tok != nil && now.Before(tok.refreshAt) {
 		return tok, nil
 	}
-	if tok != nil && now.Before(tok.Expiry.Add(-10*time.Second)) {
+	if tok != nil && now.Before(tok.usableUntil) {
 		if !now.Before(retryAt) {
 			s.flight.DoChan("token", s.refresh) // in the background: nobody waits
 		}
@@ -158,6 +159,18 @@ func (s *Source) Token(ctx context.Context) (*Token, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// Cached returns the cached token if it is valid for a while yet (10 s,
+// or a tenth of its lifetime if shorter), else nil; it never fetches and never waits.
+func (s *Source) Cached() *Token {
+	s.mu.Lock()
+	tok := s.tok
+	s.mu.Unlock()
+	if tok == nil || !s.opts.Now().Before(tok.usableUntil) {
+		return nil
+	}
+	return tok
 }
 
 // KeepFresh refreshes the cached token ahead of its expiry until ctx is
@@ -200,7 +213,7 @@ func (s *Source) refresh() (any, error) {
 	old := s.tok
 	s.mu.Unlock()
 	now := s.opts.Now()
-	usable := old != nil && now.Before(old.Expiry.Add(-10*time.Second))
+	usable := old != nil && now.Before(old.usableUntil)
 	start := time.Now()
 	if s.afterFetch != nil {
 		defer s.afterFetch()
@@ -269,8 +282,9 @@ func (s *Source) newToken(ot *oauth2.Token) *Token {
 	if scope, ok := ot.Extra("scope").(string); ok {
 		t.Scopes = strings.Fields(scope)
 	}
-	early := min(s.opts.RefreshBefore, t.Expiry.Sub(now)/2)
-	t.refreshAt = t.Expiry.Add(-early)
+	life := t.Expiry.Sub(now)
+	t.refreshAt = t.Expiry.Add(-min(s.opts.RefreshBefore, life/2))
+	t.usableUntil = t.Expiry.Add(-min(10*time.Second, life/10))
 	return t
 }
 
