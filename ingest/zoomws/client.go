@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
@@ -52,6 +53,8 @@ type Client struct {
 
 	mu        sync.Mutex
 	connected map[string]bool
+
+	writeHB func(context.Context, *websocket.Conn) error // tests make it fail
 }
 
 // New returns a client; Run opens the sockets.
@@ -68,7 +71,7 @@ func New(opts Options) (*Client, error) {
 	if opts.BuildTimeout <= 0 {
 		opts.BuildTimeout = DefaultBuildTimeout
 	}
-	c := &Client{opts: opts, m: newMetrics(opts.Registerer), connected: map[string]bool{}}
+	c := &Client{opts: opts, m: newMetrics(opts.Registerer), connected: map[string]bool{}, writeHB: writeHeartbeat}
 	if opts.Registerer != nil {
 		opts.Registerer.MustRegister(opts.Tokens.Collector())
 	}

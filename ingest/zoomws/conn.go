@@ -178,7 +178,9 @@ func (s *subscription) wait(ctx context.Context, d time.Duration) bool {
 //
 // A connection is healthy once it has lived a heartbeat interval, or has
 // delivered a frame after minHealthy when the connections before it were
-// healthy too; only a healthy connection resets the backoff. Another
+// healthy too; only a healthy connection resets the backoff. After a
+// healthy connection, and after the first short-lived one, the next
+// attempt is immediate. Another
 // client on the same subscription (Zoom allows one connection per
 // subscription) closes ours moments after each build: counting such a
 // connection as healthy would reconnect at once, kick the other, and loop.
@@ -214,6 +216,10 @@ func (s *subscription) settle(res connResult) time.Duration {
 	switch {
 	case healthy:
 		// Lost after it was up: at once, with the cached token.
+	case res.built && s.short == 1:
+		// The first short-lived one of a streak: at once too, as a
+		// connection closed by chance right after it was built must not
+		// cost a backoff; the second in a row backs off.
 	case res.reason == reasonBuildFailed && s.failures == 0:
 		// A token Zoom refused (expired early, revoked): a fresh one at
 		// once must not cost a backoff.
@@ -268,8 +274,8 @@ func (s *subscription) logEnd(res connResult, healthy bool, wait time.Duration) 
 // backoff is the wait before attempt n+1 of a failing connection: 100 ms
 // doubling to 30 s, with up to half taken off at random so that the
 // subscriptions of many nodes do not reconnect in step. The k-th wait is at
-// least 50 ms << (k-1): in any 10 s a failing subscription makes at most 8
-// attempts.
+// least 50 ms << (k-1), so in 10 s a failing subscription makes at most 7
+// attempts after backoffs (50 ms × (2^7-1) = 6.35 s; 2^8-1 would be 12.75 s).
 func backoff(n int) time.Duration {
 	d := min(100*time.Millisecond<<min(n-1, 12), 30*time.Second)
 	return d - time.Duration(rand.Int64N(int64(d)/2+1))
@@ -476,7 +482,7 @@ func (c *conn) heartbeat() {
 		case !now.Before(next):
 			wctx, cancel := context.WithTimeout(context.Background(), hb)
 			sent := time.Now()
-			err := c.ws.Write(wctx, websocket.MessageText, heartbeatFrame)
+			err := c.s.c.writeHB(wctx, c.ws)
 			cancel()
 			if err != nil {
 				c.die(reasonHBWrite)
@@ -550,3 +556,8 @@ type redacted struct {
 }
 
 func (r redacted) Error() string { return r.msg }
+
+// writeHeartbeat sends one heartbeat.
+func writeHeartbeat(ctx context.Context, ws *websocket.Conn) error {
+	return ws.Write(ctx, websocket.MessageText, heartbeatFrame)
+}
