@@ -283,17 +283,19 @@ func TestSettle(t *testing.T) {
 	if testutil.ToFloat64(c.m.reconnects.WithLabelValues("x", reasonTakenOver)) != 3 {
 		t.Errorf("taken_over counted %v times, want 3 (from the second)", testutil.ToFloat64(c.m.reconnects.WithLabelValues("x", reasonTakenOver)))
 	}
-	// A short-lived connection that delivered events, in a streak, is not
-	// healthy either; one that lived an interval is.
-	if w := s.settle(connResult{reason: reasonClosed, built: true, byPeer: true, lived: 2 * time.Second, frames: 5}); w == 0 {
-		t.Errorf("a short connection in a streak reset the backoff")
+	// Events within the first moments do not make it healthy either.
+	if w := s.settle(connResult{reason: reasonClosed, built: true, byPeer: true, lived: 500 * time.Millisecond, frames: 5}); w == 0 {
+		t.Errorf("a connection kicked after 500 ms with events reset the backoff")
 	}
+	// One that lived an interval is healthy; so is one that delivered
+	// events for minHealthy.
 	if w := s.settle(connResult{reason: reasonClosed, built: true, lived: 26 * time.Second}); w != 0 || s.failures != 0 || s.short != 0 {
 		t.Errorf("a connection that lived an interval: wait %s failures %d", w, s.failures)
 	}
-	// Outside a streak, one that delivered events after minHealthy is.
-	if w := s.settle(connResult{reason: reasonClosed, built: true, lived: 2 * time.Second, frames: 1}); w != 0 {
-		t.Errorf("a connection that delivered events: wait %s", w)
+	s.settle(kick)
+	s.settle(kick)
+	if w := s.settle(connResult{reason: reasonClosed, built: true, lived: 2 * time.Second, frames: 1}); w != 0 || s.failures != 0 {
+		t.Errorf("a connection that delivered events for 2 s: wait %s failures %d", w, s.failures)
 	}
 	// A refused token: at once with a fresh one; refused again with the
 	// fresh one: the subscription's fault, backing off.

@@ -38,8 +38,7 @@ const (
 	DefaultBuildTimeout     = 5 * time.Second
 	dialTimeout             = 10 * time.Second
 	// A connection that delivered a frame counts as healthy only after
-	// minHealthy, and only outside a streak of short-lived connections:
-	// see subscription.settle.
+	// minHealthy: see subscription.settle.
 	minHealthy = time.Second
 )
 
@@ -177,16 +176,15 @@ func (s *subscription) wait(ctx context.Context, d time.Duration) bool {
 // failure counts, and returns the wait before the next attempt.
 //
 // A connection is healthy once it has lived a heartbeat interval, or has
-// delivered a frame after minHealthy when the connections before it were
-// healthy too; only a healthy connection resets the backoff. After a
-// healthy connection, and after the first short-lived one, the next
-// attempt is immediate. Another
+// lived minHealthy and delivered a frame; only a healthy connection resets
+// the backoff. After a healthy connection, and after the first short-lived
+// one, the next attempt is immediate. Another
 // client on the same subscription (Zoom allows one connection per
 // subscription) closes ours moments after each build: counting such a
 // connection as healthy would reconnect at once, kick the other, and loop.
 func (s *subscription) settle(res connResult) time.Duration {
 	hb := s.c.opts.HeartbeatInterval
-	healthy := res.built && (res.lived >= hb || (res.frames > 0 && res.lived >= minHealthy && s.short == 0))
+	healthy := res.built && (res.lived >= hb || (res.frames > 0 && res.lived >= minHealthy))
 	switch {
 	case healthy:
 		s.failures, s.short, s.rejected = 0, 0, ""
