@@ -284,6 +284,9 @@ func (s *Source) newToken(ot *oauth2.Token) *Token {
 	}
 	life := t.Expiry.Sub(now)
 	t.refreshAt = t.Expiry.Add(-min(s.opts.RefreshBefore, life/2))
+	if floor := now.Add(time.Second); t.refreshAt.Before(floor) {
+		t.refreshAt = floor // a token that is already expiring must not make KeepFresh spin
+	}
 	t.usableUntil = t.Expiry.Add(-min(10*time.Second, life/10))
 	return t
 }
