@@ -309,3 +309,21 @@ func TestSettle(t *testing.T) {
 		t.Errorf("subscription_rejected not counted")
 	}
 }
+
+// The subscriptions of one process replace their connections at different
+// moments ahead of the token's expiry, so that a pair's two are never down
+// to a single connection together.
+func TestRotationStaggered(t *testing.T) {
+	const life = time.Hour
+	seen := map[time.Duration]bool{}
+	for i := range 10 {
+		s := &subscription{index: i, count: 10}
+		lead := s.rotateLead(life)
+		// Ahead of expiry, after the refresh (5 minutes before), and each
+		// subscription at its own moment.
+		if lead < time.Minute || lead >= 5*time.Minute || seen[lead] {
+			t.Errorf("subscription %d replaces its connection %s before expiry", i, lead)
+		}
+		seen[lead] = true
+	}
+}
