@@ -182,6 +182,7 @@ func TestHeartbeatTimeout(t *testing.T) {
 func TestBuildConnectionTimeout(t *testing.T) {
 	r := newRig(t, sim.Options{}, []string{"a"}, func(o *Options, _ *Client) { o.BuildTimeout = 200 * time.Millisecond })
 	r.sim.SetBuildDelay(30 * time.Second)
+	r.sim.DropConnections("a") // if the first connection beat the delay
 	deadline := ctxT(t, 10*time.Second)
 	for r.reconnects("a", reasonBuildTimeout) < 1 {
 		if err := r.sim.WaitHeartbeats(ctxT(t, 50*time.Millisecond), "a", 1<<30); deadline.Err() != nil {

@@ -113,6 +113,15 @@ func (s *subscription) run(ctx context.Context) {
 	defer s.reader.Wait()
 	s.downAt = time.Now()
 	var cur *conn
+	defer func() {
+		// However the loop ended (shutdown may come during a rotation),
+		// the current connection closes normally.
+		if cur != nil {
+			cur.shutdown()
+			<-cur.done
+			s.c.setConnected(s.Name, false)
+		}
+	}()
 	for ctx.Err() == nil {
 		if cur == nil {
 			c, res := s.open(ctx, nil)
@@ -149,9 +158,6 @@ func (s *subscription) run(ctx context.Context) {
 			cur = s.rotate(ctx, cur)
 		case <-ctx.Done():
 			rotate.Stop()
-			cur.shutdown()
-			<-cur.done
-			s.c.setConnected(s.Name, false)
 			return
 		}
 	}
