@@ -12,14 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/zccingest/zccingest/ingest"
 	"github.com/zccingest/zccingest/ingest/zoomws"
-	"github.com/zccingest/zccingest/session"
 	"github.com/zccingest/zccingest/test/sim"
 )
 
@@ -36,97 +34,6 @@ func sendN(t *testing.T, e *env, src sim.Source, n int) int {
 		delivered += e.sim.SendEvent(timeout(t, 5*time.Second), ev)
 	}
 	return delivered
-}
-
-// Each way a connection can end: the ingester must reconnect, and every
-// event a socket accepted must reach NATS.
-func TestRecovery(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		opts sim.Options
-		hb   string
-		drop func(t *testing.T, e *env)
-	}{
-		{"server closes mid-stream", sim.Options{}, "25s", func(t *testing.T, e *env) {
-			e.sim.CloseConnections("a", websocket.StatusGoingAway, "maintenance")
-		}},
-		{"network drop", sim.Options{}, "25s", func(t *testing.T, e *env) {
-			e.sim.DropConnections("a")
-		}},
-		{"token expiry closes", sim.Options{CloseOnTokenExpiry: true, CloseCode: 4001}, "25s", func(t *testing.T, e *env) {
-			e.sim.ExpireTokens()
-		}},
-		{"token expires, then build_connection fails", sim.Options{}, "25s", func(t *testing.T, e *env) {
-			e.sim.ExpireTokens() // the cached token is now rejected
-			e.sim.CloseConnections("a", websocket.StatusGoingAway, "bye")
-		}},
-		{"half-open: heartbeat replies stop", sim.Options{}, "1s", func(t *testing.T, e *env) {
-			e.sim.SetSilent("a", true)
-			if err := e.sim.WaitDisconnected(timeout(t, 10*time.Second), "a"); err != nil {
-				t.Fatal(err)
-			}
-			e.sim.SetSilent("a", false)
-		}},
-		{"second connection kicks the first", sim.Options{KickOnSecondConnection: true}, "25s", func(t *testing.T, e *env) {
-			// Another client (a misconfigured second node) opens the
-			// subscription with a good token: the simulator closes the
-			// ingester's connection, and the ingester's reconnect in turn
-			// closes the intruder's.
-			o := e.sim.Options()
-			tok, err := session.NewServerToServer(session.ServerToServer{
-				AccountID: o.AccountID, ClientID: o.ClientID, ClientSecret: o.ClientSecret, TokenURL: e.sim.TokenURL(),
-			}, session.Options{}).Token(timeout(t, 5*time.Second))
-			if err != nil {
-				t.Fatal(err)
-			}
-			u, _ := zoomws.URL(e.sim.WebSocketURL(), "a", tok.AccessToken)
-			c, _, err := websocket.Dial(timeout(t, 5*time.Second), u, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.CloseNow()
-			for { // the intruder reads until it is kicked out
-				if _, _, err := c.Read(timeout(t, 10*time.Second)); err != nil {
-					if websocket.CloseStatus(err) == -1 {
-						t.Errorf("intruder's connection ended with %v, want a close frame", err)
-					}
-					break
-				}
-			}
-		}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			tc.opts.Subscriptions = []string{"a"}
-			e := newEnv(t, tc.opts)
-			col := e.collect("zoom.>")
-			e.run(e.configFor("", tc.hb, "a"))
-			src := sim.NewExampleSource()
-			delivered := sendN(t, e, src, 50)
-			col.wait(t, delivered)
-
-			tc.drop(t, e)
-			if err := e.sim.WaitBuilds(timeout(t, 15*time.Second), "a", 2); err != nil {
-				t.Fatalf("no reconnect: %v\n%s", err, e.logs.String())
-			}
-			delivered += sendN(t, e, src, 50)
-			msgs := col.wait(t, delivered)
-			if len(msgs) != delivered {
-				t.Errorf("%d messages for %d delivered frames", len(msgs), delivered)
-			}
-			lost := 0
-			for _, r := range e.sim.Sent() {
-				if r.Delivered == 0 {
-					lost++
-				}
-			}
-			if lost != 0 {
-				t.Errorf("%d events sent while no socket was open", lost)
-			}
-			if delivered != 100 {
-				t.Errorf("the sockets accepted %d of 100 events", delivered)
-			}
-		})
-	}
 }
 
 func TestMalformedFrames(t *testing.T) {

@@ -44,7 +44,7 @@ func NewOAuthApp(a OAuthApp, opts Options) *Source {
 	fetch := func(ctx context.Context, client *http.Client) (*oauth2.Token, error) {
 		rt, err := store.Load()
 		if err != nil {
-			return nil, &Error{Kind: KindCredential, msg: err.Error(), err: err}
+			return nil, &Error{Kind: KindCredential, Label: LabelRefreshFile, Advice: "run 'zccingest token exchange'", msg: err.Error(), err: err}
 		}
 		src.addSecret(rt)
 		// Zoom rotates the token on refresh: a process that could not

@@ -1,8 +1,10 @@
 // Package session gets Zoom access tokens: from a Server-to-Server OAuth app
 // (account credentials grant) or from an OAuth app (rotating refresh
-// tokens). A Source caches the token, refreshes it well before it expires,
-// fetches once however many callers ask at the same time, and backs off after
-// a failure so that no caller can make it loop.
+// tokens). A Source caches the token and, with KeepFresh running, replaces
+// it well before it expires, so that a reconnect never waits for Zoom's
+// token endpoint. Reading a valid cached token never blocks; fetches are
+// single-flight; after a failure the next attempt waits a backoff, never
+// longer than MaxRetryWait.
 package session
 
 import (
@@ -14,9 +16,22 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"golang.org/x/oauth2"
+	"golang.org/x/sync/singleflight"
 )
+
+// MaxRetryWait bounds the wait between two token attempts, whatever failed:
+// a refused credential can be fixed at any moment (an app re-activated, a
+// secret rotated, an incident at Zoom over), and while a subscription has
+// no token every minute waited is a minute of events lost.
+const MaxRetryWait = 30 * time.Second
+
+// DefaultHTTPTimeout bounds one token request. A hung endpoint costs this
+// much before the retry; with the cache refreshed ahead of expiry no
+// reconnect waits for it.
+const DefaultHTTPTimeout = 10 * time.Second
 
 // A Token is an access token and what came with it.
 type Token struct {
@@ -24,7 +39,8 @@ type Token struct {
 	Expiry      time.Time
 	Scopes      []string // the response's scope, split
 
-	refreshAt time.Time
+	refreshAt   time.Time
+	usableUntil time.Time // past this the token may expire on its way to Zoom
 }
 
 // String keeps a token printed by mistake out of logs.
@@ -35,16 +51,16 @@ type fetcher func(ctx context.Context, client *http.Client) (*oauth2.Token, erro
 
 // Options tune a Source; the zero value is what production uses.
 type Options struct {
-	HTTPClient *http.Client     // default: 30 s timeout
+	HTTPClient *http.Client     // default: DefaultHTTPTimeout, no redirects followed
 	Logger     zerolog.Logger   // default: discard
 	Now        func() time.Time // default: time.Now
 	// RefreshBefore is how long before expiry a token is replaced; default
-	// 5 minutes, or a fifth of the token's lifetime if that is shorter.
+	// 5 minutes, or half the token's lifetime if that is shorter.
 	RefreshBefore time.Duration
-	// Backoff after a failure: transient ones (5xx, network) start at
-	// TransientBackoff (1 s) and double to 30 s; credential ones (4xx) start
-	// at CredentialBackoff (30 s) and double to 5 minutes. Jitter takes up
-	// to a fifth off each wait.
+	// Backoff after a failure: transient ones (5xx, network, timeout) start
+	// at TransientBackoff (1 s), credential ones (4xx) at CredentialBackoff
+	// (10 s); both double up to MaxRetryWait. Jitter takes up to a fifth
+	// off each wait.
 	TransientBackoff, CredentialBackoff time.Duration
 }
 
@@ -53,19 +69,27 @@ type Source struct {
 	fetch   fetcher
 	opts    Options
 	secrets []string // what Redact hides besides access tokens
-
-	sem chan struct{} // one fetch at a time
+	flight  singleflight.Group
+	errs    *prometheus.CounterVec // kind
+	wake    chan struct{}          // Invalidate wakes KeepFresh
 
 	mu       sync.Mutex
 	tok      *Token
 	recent   []string // recent access tokens, for Redact
 	failures int
 	retryAt  time.Time
+	loud     map[string]time.Time // error label → when it was last logged at error level
+
+	afterFetch func() // tests: called when a fetch has ended
 }
 
 func newSource(f fetcher, opts Options, secrets ...string) *Source {
 	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+		opts.HTTPClient = &http.Client{
+			Timeout: DefaultHTTPTimeout,
+			// A redirect would carry the credentials elsewhere.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -77,7 +101,7 @@ func newSource(f fetcher, opts Options, secrets ...string) *Source {
 		opts.TransientBackoff = time.Second
 	}
 	if opts.CredentialBackoff == 0 {
-		opts.CredentialBackoff = 30 * time.Second
+		opts.CredentialBackoff = 10 * time.Second
 	}
 	var nonEmpty []string
 	for _, s := range secrets {
@@ -85,21 +109,24 @@ func newSource(f fetcher, opts Options, secrets ...string) *Source {
 			nonEmpty = append(nonEmpty, s)
 		}
 	}
-	return &Source{fetch: f, opts: opts, secrets: nonEmpty, sem: make(chan struct{}, 1)}
+	return &Source{
+		fetch: f, opts: opts, secrets: nonEmpty, wake: make(chan struct{}, 1), loud: map[string]time.Time{},
+		errs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zccingest_token_errors_total",
+			Help: "Failed token requests, by kind (invalid_client, invalid_account, invalid_grant, the Zoom OAuth errors that need a person, rejected, server_error, network, timeout).",
+		}, []string{"kind"}),
+	}
 }
 
-// Token returns a valid access token: the cached one while it is fresh,
-// otherwise a new one. While fetches fail it keeps returning the cached
-// token as long as that has not expired, and it never fetches again before
-// the backoff has passed: a caller that asks too soon waits.
-func (s *Source) Token(ctx context.Context) (*Token, error) {
-	select {
-	case s.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	defer func() { <-s.sem }()
+// Collector is the source's metric, zccingest_token_errors_total{kind}.
+func (s *Source) Collector() prometheus.Collector { return s.errs }
 
+// Token returns a valid access token. A cached token that is not about to
+// expire is returned at once, even while a refresh is due or failing (the
+// refresh then runs in the background). Without one, the caller waits for
+// the one fetch in flight, or for the backoff of the last failure to pass
+// and then for a fetch; ctx ends only this caller's wait.
+func (s *Source) Token(ctx context.Context) (*Token, error) {
 	s.mu.Lock()
 	tok, retryAt := s.tok, s.retryAt
 	s.mu.Unlock()
@@ -107,11 +134,13 @@ func (s *Source) Token(ctx context.Context) (*Token, error) {
 	if tok != nil && now.Before(tok.refreshAt) {
 		return tok, nil
 	}
-	usable := tok != nil && now.Before(tok.Expiry.Add(-10*time.Second))
-	if now.Before(retryAt) {
-		if usable {
-			return tok, nil
+	if tok != nil && now.Before(tok.usableUntil) {
+		if !now.Before(retryAt) {
+			s.flight.DoChan("token", s.refresh) // in the background: nobody waits
 		}
+		return tok, nil
+	}
+	if now.Before(retryAt) {
 		t := time.NewTimer(retryAt.Sub(now))
 		select {
 		case <-t.C:
@@ -120,31 +149,128 @@ func (s *Source) Token(ctx context.Context) (*Token, error) {
 			return nil, ctx.Err()
 		}
 	}
+	ch := s.flight.DoChan("token", s.refresh)
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*Token), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
 
-	ot, err := s.fetch(ctx, s.opts.HTTPClient)
+// Cached returns the cached token if it is valid for a while yet (10 s,
+// or a tenth of its lifetime if shorter), else nil; it never fetches and never waits.
+func (s *Source) Cached() *Token {
+	s.mu.Lock()
+	tok := s.tok
+	s.mu.Unlock()
+	if tok == nil || !s.opts.Now().Before(tok.usableUntil) {
+		return nil
+	}
+	return tok
+}
+
+// KeepFresh refreshes the cached token ahead of its expiry until ctx is
+// done, and fetches one at once when there is none (at start, after
+// Invalidate), so that a reconnect finds a valid token in the cache.
+func (s *Source) KeepFresh(ctx context.Context) {
+	for {
+		s.mu.Lock()
+		due := s.retryAt
+		if s.tok != nil && s.tok.refreshAt.After(due) {
+			due = s.tok.refreshAt
+		}
+		s.mu.Unlock()
+		if d := due.Sub(s.opts.Now()); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-s.wake:
+				t.Stop()
+				continue
+			case <-ctx.Done():
+				t.Stop()
+				return
+			}
+		}
+		select {
+		case r := <-s.flight.DoChan("token", s.refresh):
+			_ = r // logged and counted by refresh
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// refresh fetches a token and caches it; it runs once at a time, under
+// singleflight, on no caller's context (a caller giving up must not fail
+// the fetch the others wait for): the HTTP client's timeout bounds it.
+func (s *Source) refresh() (any, error) {
+	s.mu.Lock()
+	old := s.tok
+	s.mu.Unlock()
+	now := s.opts.Now()
+	usable := old != nil && now.Before(old.usableUntil)
+	start := time.Now()
+	if s.afterFetch != nil {
+		defer s.afterFetch()
+	}
+	ot, err := s.fetch(context.Background(), s.opts.HTTPClient)
 	if err != nil {
 		err = s.classify(err)
-		s.mu.Lock()
-		s.failures++
-		wait := s.backoff(err, s.failures)
-		s.retryAt = s.opts.Now().Add(wait)
-		s.mu.Unlock()
-		s.opts.Logger.Warn().Err(err).Dur("retry_in", wait).Bool("cached_token_usable", usable).Msg("token request failed")
-		if usable && ctx.Err() == nil {
-			return tok, nil
-		}
+		s.failed(err, usable, time.Since(start))
 		return nil, err
 	}
-	tok = s.newToken(ot)
+	tok := s.newToken(ot)
 	s.mu.Lock()
 	s.tok, s.failures, s.retryAt = tok, 0, time.Time{}
 	s.recent = append(s.recent, tok.AccessToken)
 	if len(s.recent) > 8 {
 		s.recent = s.recent[1:]
 	}
+	s.loud = map[string]time.Time{} // a later failure is news again
 	s.mu.Unlock()
-	s.opts.Logger.Info().Time("expires", tok.Expiry).Msg("access token fetched")
+	s.opts.Logger.Info().Time("expires", tok.Expiry).Str("took", time.Since(start).Round(time.Millisecond).String()).Msg("access token fetched")
 	return tok, nil
+}
+
+// failed records a failed fetch: the backoff, the metric, and the log. A
+// kind of failure gets one error-level line saying what to do when it first
+// appears, and again every 5 minutes while it lasts; each attempt is
+// logged at debug.
+func (s *Source) failed(err error, usable bool, took time.Duration) {
+	var e *Error
+	errors.As(err, &e)
+	s.errs.WithLabelValues(e.Label).Inc()
+	now := s.opts.Now()
+	s.mu.Lock()
+	s.failures++
+	wait := s.backoff(err, s.failures)
+	s.retryAt = now.Add(wait)
+	failures := s.failures
+	last, seen := s.loud[e.Label]
+	loud := !seen || now.Sub(last) >= 5*time.Minute
+	if loud {
+		s.loud[e.Label] = now
+	}
+	s.mu.Unlock()
+	ev := s.opts.Logger.Debug()
+	switch {
+	case loud && e.Kind == KindCredential:
+		ev = s.opts.Logger.Error()
+	case loud:
+		ev = s.opts.Logger.Warn()
+	}
+	ev = ev.Str("kind", e.Label).Str("error", err.Error()).Int("attempts", failures).
+		Str("retry_in", wait.Round(time.Millisecond).String()).Str("took", took.Round(time.Millisecond).String()).
+		Bool("cached_token_usable", usable)
+	if e.Advice != "" {
+		ev = ev.Str("action", e.Advice)
+	}
+	ev.Msg("token request failed")
 }
 
 func (s *Source) newToken(ot *oauth2.Token) *Token {
@@ -156,18 +282,30 @@ func (s *Source) newToken(ot *oauth2.Token) *Token {
 	if scope, ok := ot.Extra("scope").(string); ok {
 		t.Scopes = strings.Fields(scope)
 	}
-	early := min(s.opts.RefreshBefore, t.Expiry.Sub(now)/5)
-	t.refreshAt = t.Expiry.Add(-early)
+	life := t.Expiry.Sub(now)
+	t.refreshAt = t.Expiry.Add(-min(s.opts.RefreshBefore, life/2))
+	if floor := now.Add(time.Second); t.refreshAt.Before(floor) {
+		t.refreshAt = floor // a token that is already expiring must not make KeepFresh spin
+	}
+	t.usableUntil = t.Expiry.Add(-min(10*time.Second, life/10))
 	return t
 }
 
 // Invalidate tells the source that Zoom rejected the token: the next Token
-// call fetches a new one (subject to the backoff of earlier failures).
+// call, or KeepFresh at once, fetches a new one (subject to the backoff of
+// earlier failures). Another token than the cached one changes nothing.
 func (s *Source) Invalidate(accessToken string) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.tok != nil && s.tok.AccessToken == accessToken {
+	dropped := s.tok != nil && s.tok.AccessToken == accessToken
+	if dropped {
 		s.tok = nil
+	}
+	s.mu.Unlock()
+	if dropped {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -190,14 +328,14 @@ func (s *Source) addSecret(secret string) {
 }
 
 func (s *Source) backoff(err error, failures int) time.Duration {
-	base, ceiling := s.opts.TransientBackoff, 30*s.opts.TransientBackoff
+	base := s.opts.TransientBackoff
 	var e *Error
 	if errors.As(err, &e) && e.Kind == KindCredential {
-		base, ceiling = s.opts.CredentialBackoff, 10*s.opts.CredentialBackoff
+		base = s.opts.CredentialBackoff
 	}
 	d := base << min(failures-1, 20)
-	if d > ceiling || d <= 0 {
-		d = ceiling
+	if d > MaxRetryWait || d <= 0 {
+		d = MaxRetryWait
 	}
 	return d - time.Duration(rand.Int64N(int64(d)/5+1))
 }

@@ -125,6 +125,13 @@ func TestCachingAndEarlyRefresh(t *testing.T) {
 		t.Fatalf("second call fetched again (%d requests)", ts.n.Load())
 	}
 	clk.Add(6 * time.Minute) // 4 minutes left: inside the 5-minute window
+	fetched := fetches(src)
+	// The cached token is still valid: it comes back at once, and the
+	// refresh runs in the background.
+	if again, err := src.Token(ctx); err != nil || again != first {
+		t.Fatalf("inside the refresh window got %v, %v; want the cached token at once", again, err)
+	}
+	waitFetch(t, fetched)
 	next, err := src.Token(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -198,9 +205,9 @@ func TestFailureClasses(t *testing.T) {
 		reason     string
 		minBackoff time.Duration
 	}{
-		{"invalid_client 400", zoomError(400, `{"reason":"Invalid client_id or client_secret","error":"invalid_client"}`), false, KindCredential, "Invalid client_id or client_secret", 24 * time.Second},
-		{"invalid_client 401", zoomError(401, `{"reason":"Invalid client_id or client_secret","error":"invalid_client"}`), false, KindCredential, "Invalid client_id or client_secret", 24 * time.Second},
-		{"account missing", zoomError(400, `{"reason":"Account does not exist","error":"invalid_request"}`), false, KindCredential, "Account does not exist", 24 * time.Second},
+		{"invalid_client 400", zoomError(400, `{"reason":"Invalid client_id or client_secret","error":"invalid_client"}`), false, KindCredential, "Invalid client_id or client_secret", 8 * time.Second},
+		{"invalid_client 401", zoomError(401, `{"reason":"Invalid client_id or client_secret","error":"invalid_client"}`), false, KindCredential, "Invalid client_id or client_secret", 8 * time.Second},
+		{"account missing", zoomError(400, `{"reason":"Account does not exist","error":"invalid_request"}`), false, KindCredential, "Account does not exist", 8 * time.Second},
 		{"server error", zoomError(503, `{"reason":"busy"}`), false, KindTransient, "busy", 800 * time.Millisecond},
 		{"network", nil, true, KindTransient, "", 800 * time.Millisecond},
 	} {
@@ -251,7 +258,9 @@ func TestBackoffGrowsAndCaps(t *testing.T) {
 	prev := time.Duration(0)
 	for n := 1; n <= 10; n++ {
 		d := src.backoff(cred, n)
-		if d < prev*4/5 || d > 300*time.Second {
+		// A refused credential can be fixed at any moment: never more
+		// than MaxRetryWait between attempts.
+		if d < prev*4/5 || d > MaxRetryWait {
 			t.Errorf("credential backoff %d = %s after %s", n, d, prev)
 		}
 		prev = d
@@ -269,10 +278,12 @@ func TestCachedTokenServesThroughOutage(t *testing.T) {
 	first, _ := src.Token(context.Background())
 	ts.answer = zoomError(500, `{}`)
 	clk.Add(57 * time.Minute) // refresh due, token valid for 3 more minutes
+	fetched := fetches(src)
 	tok, err := src.Token(context.Background())
 	if err != nil || tok != first {
 		t.Errorf("during an outage got %v, %v; want the cached token", tok, err)
 	}
+	waitFetch(t, fetched)
 	if ts.n.Load() != 2 || !strings.Contains(log.String(), `"cached_token_usable":true,"message":"token request failed"`) {
 		t.Errorf("the failed refresh was not attempted and logged (%d requests):\n%s", ts.n.Load(), log.String())
 	}

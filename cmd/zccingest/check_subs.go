@@ -15,7 +15,9 @@ import (
 )
 
 // checkSubscriptions opens each subscription once and reports its
-// build_connection; it returns the number of problems.
+// build_connection; it returns the number of problems. Where Zoom allows
+// one connection per subscription this closes a running node's socket:
+// --skip-websocket leaves it out.
 func checkSubscriptions(ctx context.Context, cfg *config.Config, src *session.Source, tok *session.Token, stdout io.Writer) int {
 	problems := 0
 	for _, s := range cfg.Subscriptions {
@@ -51,7 +53,11 @@ func probe(ctx context.Context, base, id, token string) string {
 		return err.Error()
 	}
 	if f.Module != events.ModuleBuildConnection || !f.Success {
-		return fmt.Sprintf("build_connection failed: %q", f.Content)
+		msg := fmt.Sprintf("build_connection failed: %q", f.Content)
+		if oe, ok := session.Explain(string(f.Content)); ok {
+			msg += fmt.Sprintf(" (%d: %s; %s)", oe.Code, oe.Means, oe.Action)
+		}
+		return msg
 	}
 	return ""
 }

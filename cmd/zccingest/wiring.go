@@ -132,6 +132,7 @@ func zoomwsOptions(cfg *config.Config, tokens *session.Source, in *ingest.Ingest
 	o := zoomws.Options{
 		WebSocketURL:      cfg.Zoom.WebSocketURL,
 		HeartbeatInterval: cfg.Zoom.HeartbeatInterval.D(),
+		HeartbeatTimeout:  cfg.Zoom.HeartbeatTimeout.D(),
 		Tokens:            tokens,
 		Handle:            func(sub string, frame []byte, received time.Time) { in.Handle(sub, frame, received) },
 		Logger:            log,

@@ -20,6 +20,7 @@ const (
 	DefaultWebSocketURL      = "wss://ws.zoom.us/ws"
 	DefaultHeartbeatInterval = 25 * time.Second
 	MaxHeartbeatInterval     = 30 * time.Second
+	DefaultHeartbeatTimeout  = 10 * time.Second
 	MaxSubscriptions         = 10
 	DefaultSubjectPrefix     = "zoom"
 	DefaultStream            = "ZOOM_EVENTS"
@@ -59,6 +60,9 @@ type Zoom struct {
 	TokenURL          string    `yaml:"token_url"`
 	WebSocketURL      string    `yaml:"websocket_url"`
 	HeartbeatInterval Duration  `yaml:"heartbeat_interval"`
+	// HeartbeatTimeout: a heartbeat with no reply and no other frame
+	// within it means a dead (half-open) socket.
+	HeartbeatTimeout Duration `yaml:"heartbeat_timeout"`
 }
 
 // OAuthApp holds the credentials of an OAuth app; its rotating refresh token
@@ -208,6 +212,9 @@ func (c *Config) setDefaults(present map[string]bool) {
 	if unset("zoom.heartbeat_interval") {
 		z.HeartbeatInterval = Duration(DefaultHeartbeatInterval)
 	}
+	if z.HeartbeatTimeout == 0 {
+		z.HeartbeatTimeout = Duration(DefaultHeartbeatTimeout)
+	}
 	n := &c.NATS
 	setString(&n.SubjectPrefix, DefaultSubjectPrefix)
 	if unset("nats.duplicate_window") {
@@ -281,6 +288,9 @@ func (c *Config) validate() error {
 	}
 	if hb := z.HeartbeatInterval.D(); hb < time.Second || hb > MaxHeartbeatInterval {
 		return errorf("zoom.heartbeat_interval", "%s is out of range: 1s to %s (Zoom closes a connection that sends none for longer)", hb, MaxHeartbeatInterval)
+	}
+	if ht := z.HeartbeatTimeout.D(); ht < time.Second || ht > time.Minute {
+		return errorf("zoom.heartbeat_timeout", "%s is out of range: 1s to 1m (a half-open socket loses events until it passes)", ht)
 	}
 
 	if len(c.Subscriptions) == 0 {
@@ -392,6 +402,12 @@ func (s *Subscription) resolve(key, websocketURL string) error {
 		return err
 	}
 	u, _ := url.Parse(s.URL)
+	// The ingester dials zoom.websocket_url: a pasted URL pointing
+	// elsewhere would be silently ignored.
+	if ws, err := url.Parse(websocketURL); err == nil && (u.Scheme != ws.Scheme || u.Host != ws.Host || u.Path != ws.Path) {
+		return errorf(key+".url", "%s://%s%s differs from zoom.websocket_url %s://%s%s; set zoom.websocket_url to the pasted URL's scheme, host and path (without the query)",
+			u.Scheme, u.Host, u.Path, ws.Scheme, ws.Host, ws.Path)
+	}
 	q := u.Query()
 	if q.Has("access_token") {
 		return errorf(key+".url", "holds an access_token: paste the URL without it (the service adds a fresh token)")

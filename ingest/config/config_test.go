@@ -31,6 +31,7 @@ func TestLoadValid(t *testing.T) {
 		{c.Zoom.TokenURL, config.DefaultTokenURL},
 		{c.Zoom.WebSocketURL, config.DefaultWebSocketURL},
 		{c.Zoom.HeartbeatInterval.D(), 25 * time.Second},
+		{c.Zoom.HeartbeatTimeout.D(), 10 * time.Second},
 		{c.NATS.SubjectPrefix, "zoom"},
 		{c.NATS.StreamName(), "ZOOM_EVENTS"},
 		{c.NATS.DuplicateWindow.D(), 2 * time.Minute},

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
@@ -32,9 +33,15 @@ type Options struct {
 	Subscriptions     []Subscription
 	WebSocketURL      string // wss://ws.zoom.us/ws
 	HeartbeatInterval time.Duration
-	Tokens            *session.Source
-	Handle            Handler
-	Logger            zerolog.Logger
+	// HeartbeatTimeout: a heartbeat with no reply, and no other frame,
+	// within this long means the socket is dead; default 10 s.
+	HeartbeatTimeout time.Duration
+	// BuildTimeout bounds the wait for build_connection; default 5 s.
+	BuildTimeout time.Duration
+	// Tokens is refreshed in the background while Run runs.
+	Tokens *session.Source
+	Handle Handler
+	Logger zerolog.Logger
 	// Registerer takes the connection metrics; nil registers nothing.
 	Registerer prometheus.Registerer
 }
@@ -46,6 +53,8 @@ type Client struct {
 
 	mu        sync.Mutex
 	connected map[string]bool
+
+	writeHB func(context.Context, *websocket.Conn) error // tests make it fail
 }
 
 // New returns a client; Run opens the sockets.
@@ -53,7 +62,19 @@ func New(opts Options) (*Client, error) {
 	if opts.Tokens == nil || opts.Handle == nil {
 		return nil, errors.New("zoomws: Options need Tokens and Handle")
 	}
-	c := &Client{opts: opts, m: newMetrics(opts.Registerer), connected: map[string]bool{}}
+	if opts.HeartbeatInterval <= 0 {
+		return nil, errors.New("zoomws: Options need a HeartbeatInterval")
+	}
+	if opts.HeartbeatTimeout <= 0 {
+		opts.HeartbeatTimeout = DefaultHeartbeatTimeout
+	}
+	if opts.BuildTimeout <= 0 {
+		opts.BuildTimeout = DefaultBuildTimeout
+	}
+	c := &Client{opts: opts, m: newMetrics(opts.Registerer), connected: map[string]bool{}, writeHB: writeHeartbeat}
+	if opts.Registerer != nil {
+		opts.Registerer.MustRegister(opts.Tokens.Collector())
+	}
 	for _, s := range opts.Subscriptions {
 		c.setConnected(s.Name, false)
 	}
@@ -63,10 +84,17 @@ func New(opts Options) (*Client, error) {
 // Run holds every subscription until ctx is done, then closes each socket
 // normally once it has been quiet (see ShutdownQuiet) and returns when
 // every socket is closed: after Run returns, Handle is not called again.
+// While it runs, the token source is kept fresh, so that no reconnect
+// waits for Zoom's token endpoint.
 func (c *Client) Run(ctx context.Context) {
+	kctx, stop := context.WithCancel(ctx)
+	var keeper sync.WaitGroup
+	keeper.Go(func() { c.opts.Tokens.KeepFresh(kctx) })
+	defer func() { stop(); keeper.Wait() }()
 	var wg sync.WaitGroup
-	for _, sc := range c.opts.Subscriptions {
-		s := &subscription{Subscription: sc, c: c, log: c.opts.Logger.With().Str("subscription", sc.Name).Logger()}
+	for i, sc := range c.opts.Subscriptions {
+		s := &subscription{Subscription: sc, c: c, index: i, count: len(c.opts.Subscriptions),
+			log: c.opts.Logger.With().Str("subscription", sc.Name).Logger()}
 		wg.Go(func() { s.run(ctx) })
 	}
 	wg.Wait()

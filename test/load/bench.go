@@ -198,7 +198,14 @@ func reconnectGaps(ctx context.Context, o options) ([]time.Duration, error) {
 	defer r.close()
 	sub := r.subs[0]
 	var gaps []time.Duration
+	built := time.Now()
 	for i := range o.closes {
+		// A connection closed moments after it was built, again and
+		// again, is what another client on the subscription looks like,
+		// and is reconnected with a backoff: let each one be healthy (an
+		// event, and a second of life) before closing it.
+		r.sim.SendEvent(ctx, loadEvent(i))
+		time.Sleep(time.Until(built.Add(1100 * time.Millisecond)))
 		t0 := time.Now()
 		r.sim.CloseConnections(sub, websocket.StatusGoingAway, "load test")
 		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -208,6 +215,7 @@ func reconnectGaps(ctx context.Context, o options) ([]time.Duration, error) {
 			return nil, fmt.Errorf("close %d: no reconnect: %w", i, err)
 		}
 		gaps = append(gaps, time.Since(t0))
+		built = time.Now()
 	}
 	r.stop()
 	return gaps, nil

@@ -35,7 +35,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.events, "events", 50000, "events per throughput run")
 	fs.IntVar(&o.latencyEvents, "latency-events", 5000, "events of the latency run at -latency-rate")
 	fs.Float64Var(&o.latencyRate, "latency-rate", 1000, "events per second of the latency run")
-	fs.IntVar(&o.closes, "closes", 100, "socket closes of the reconnect-gap run")
+	fs.IntVar(&o.closes, "closes", 30, "socket closes of the reconnect-gap run (each connection lives a second first)")
 	fs.IntVar(&o.repeat, "repeat", 3, "throughput runs per row; the table shows the median")
 	fs.StringVar(&o.only, "only", "", "run only the throughput rows whose name contains this (e.g. JetStream), and skip the rest")
 	fs.DurationVar(&o.soak, "soak", 0, "run the soak test for this `long` instead of the benchmark")

@@ -88,7 +88,11 @@ type Server struct {
 	refresh    string
 	conns      map[string][]*conn
 	builds     map[string]int // successful build_connections by subscription
-	silent     map[string]bool
+	attempts   map[string]int // WebSocket requests by subscription
+	live       map[string]bool
+	buildDelay time.Duration
+	failBuilds int
+	failWith   string
 	sent       []Record
 	heartbeats map[string][]time.Time
 	gaps       []Gap
@@ -97,11 +101,12 @@ type Server struct {
 }
 
 type conn struct {
-	sub   string
-	ws    *websocket.Conn
-	token string
-	done  chan struct{}
-	ready sync.Mutex // held until the build_connection frame is written
+	sub    string
+	ws     *websocket.Conn
+	token  string
+	done   chan struct{}
+	ready  sync.Mutex // held until the build_connection frame is written
+	silent bool       // half-open; under Server.mu
 }
 
 // New returns a simulator; Start serves it.
@@ -130,7 +135,7 @@ func New(opts Options) *Server {
 	s := &Server{
 		opts: opts, changed: make(chan struct{}), tokens: map[string]time.Time{},
 		refresh: opts.RefreshToken, conns: map[string][]*conn{}, builds: map[string]int{},
-		silent: map[string]bool{}, heartbeats: map[string][]time.Time{},
+		attempts: map[string]int{}, live: map[string]bool{}, heartbeats: map[string][]time.Time{},
 	}
 	now := time.Now()
 	for _, id := range opts.Subscriptions {
@@ -218,6 +223,24 @@ func (s *Server) SetTokenFailure(mode string) {
 func (s *Server) SetTokenDelay(d time.Duration) {
 	s.mu.Lock()
 	s.tokenDelay = d
+	s.mu.Unlock()
+}
+
+// SetBuildDelay makes the WebSocket endpoint withhold build_connection for
+// d after the socket opens: a socket that opens and then says nothing.
+func (s *Server) SetBuildDelay(d time.Duration) {
+	s.mu.Lock()
+	s.buildDelay = d
+	s.mu.Unlock()
+}
+
+// FailBuilds makes the next n connections with a valid token fail
+// build_connection with content, as Zoom does for a token it refuses
+// (its wording has changed over the years: "Invalid Token", "Token is
+// invalid").
+func (s *Server) FailBuilds(n int, content string) {
+	s.mu.Lock()
+	s.failBuilds, s.failWith = n, content
 	s.mu.Unlock()
 }
 

@@ -397,3 +397,47 @@ func TestTokenDelay(t *testing.T) {
 		t.Errorf("token answered after %s, want at least the 300ms delay", d)
 	}
 }
+
+// A half-open connection counts as a gap from the moment it goes silent
+// until a new one builds; the new one is healthy.
+func TestSilentIsAGapUntilTheNextBuild(t *testing.T) {
+	s := start(t, Options{})
+	old := connect(t, s, "simsub1")
+	s.SetSilent("simsub1", true)
+	if n := s.SendEvent(ctxT(t), []byte(`{}`)); n != 0 {
+		t.Errorf("a silent connection accepted %d", n)
+	}
+	c := connect(t, s, "simsub1")
+	if n := s.SendEvent(ctxT(t), []byte(`{}`)); n != 1 {
+		t.Errorf("the new connection accepted %d, want 1", n)
+	}
+	read(t, c)
+	old.CloseNow()
+	gaps := s.Gaps()
+	if len(gaps) != 2 || gaps[1].To.IsZero() || gaps[1].To.Sub(gaps[1].From) <= 0 {
+		t.Errorf("gaps = %+v, want the silent time as the second", gaps)
+	}
+}
+
+func TestBuildDelayAndFailures(t *testing.T) {
+	s := start(t, Options{})
+	s.FailBuilds(1, "Token is invalid")
+	c := dial(t, s, "simsub1", token(t, s))
+	if f := read(t, c); f.Module != "build_connection" || f.Success || f.Content != "Token is invalid" {
+		t.Errorf("first build = %+v, want the failure", f)
+	}
+	connect(t, s, "simsub1") // the next one builds
+	s.SetBuildDelay(time.Hour)
+	c = dial(t, s, "simsub1", token(t, s))
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, b, err := c.Read(ctx); err == nil {
+		t.Errorf("a withheld build_connection arrived: %q", b)
+	}
+	if n := s.Attempts("simsub1"); n != 3 {
+		t.Errorf("Attempts = %d, want 3", n)
+	}
+	if n := s.Builds("simsub1"); n != 1 {
+		t.Errorf("Builds = %d, want 1", n)
+	}
+}

@@ -35,9 +35,21 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	ctx := context.Background()
 
 	s.mu.Lock()
+	s.attempts[sub]++
+	s.notify()
+	delay := s.buildDelay
+	s.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+			ws.CloseNow()
+			return
+		}
+	}
+	s.mu.Lock()
 	expiry, known := s.tokens[token]
 	subOK := slices.Contains(s.opts.Subscriptions, sub)
-	s.mu.Unlock()
 	var reason string
 	switch {
 	case token == "":
@@ -46,7 +58,11 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		reason = "Invalid Token"
 	case !subOK:
 		reason = "subscription not found"
+	case s.failBuilds > 0:
+		s.failBuilds--
+		reason = s.failWith
 	}
+	s.mu.Unlock()
 	if reason != "" {
 		ws.Write(ctx, websocket.MessageText, Frame("build_connection", false, reason))
 		ws.Close(websocket.StatusPolicyViolation, reason)
@@ -66,7 +82,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	}
 	s.conns[sub] = append(s.conns[sub], c)
 	s.builds[sub]++
-	s.closeGap(sub)
+	s.updateGap(sub)
 	s.notify()
 	s.mu.Unlock()
 	for _, old := range kicked {
@@ -102,7 +118,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		}
 		s.mu.Lock()
 		s.heartbeats[sub] = append(s.heartbeats[sub], time.Now())
-		silent := s.silent[sub]
+		silent := c.silent
 		s.notify()
 		s.mu.Unlock()
 		if silent {
@@ -123,15 +139,24 @@ func (s *Server) drop(c *conn) {
 	cs := s.conns[c.sub]
 	if i := slices.Index(cs, c); i >= 0 {
 		s.conns[c.sub] = slices.Delete(cs, i, i+1)
-		if len(s.conns[c.sub]) == 0 {
-			s.gaps = append(s.gaps, Gap{Subscription: c.sub, From: time.Now()})
-		}
+		s.updateGap(c.sub)
 		s.notify()
 	}
 }
 
-// closeGap ends the subscription's open gap; s.mu must be held.
-func (s *Server) closeGap(sub string) {
+// updateGap opens a gap when the subscription's last live connection
+// (open, built, and not half-open) goes, and closes it when one is built;
+// s.mu must be held.
+func (s *Server) updateGap(sub string) {
+	live := slices.ContainsFunc(s.conns[sub], func(c *conn) bool { return !c.silent })
+	if live == s.live[sub] {
+		return
+	}
+	s.live[sub] = live
+	if !live {
+		s.gaps = append(s.gaps, Gap{Subscription: sub, From: time.Now()})
+		return
+	}
 	for i := len(s.gaps) - 1; i >= 0; i-- {
 		if s.gaps[i].Subscription == sub {
 			if s.gaps[i].To.IsZero() {
@@ -146,18 +171,20 @@ func (s *Server) closeGap(sub string) {
 // records it. It returns how many sockets accepted it.
 func (s *Server) Send(ctx context.Context, sub string, frame []byte) int {
 	s.mu.Lock()
-	cs := slices.Clone(s.conns[sub])
-	silent := s.silent[sub]
+	var cs []*conn
+	for _, c := range s.conns[sub] {
+		if !c.silent {
+			cs = append(cs, c)
+		}
+	}
 	s.mu.Unlock()
 	n := 0
-	if !silent {
-		for _, c := range cs {
-			c.ready.Lock()
-			err := c.ws.Write(ctx, websocket.MessageText, frame)
-			c.ready.Unlock()
-			if err == nil {
-				n++
-			}
+	for _, c := range cs {
+		c.ready.Lock()
+		err := c.ws.Write(ctx, websocket.MessageText, frame)
+		c.ready.Unlock()
+		if err == nil {
+			n++
 		}
 	}
 	s.mu.Lock()
@@ -204,11 +231,18 @@ func (s *Server) DropConnections(sub string) {
 	}
 }
 
-// SetSilent makes the subscription half-open: its sockets stay open but
-// nothing more is sent on them, heartbeats included. Clearing it resumes.
+// SetSilent makes the subscription's open connections half-open: the
+// sockets stay open but nothing more is sent on them, heartbeat replies
+// included, and the subscription counts as disconnected (a gap) until a
+// new connection builds. Connections opened later are healthy. Clearing it
+// resumes the silent ones.
 func (s *Server) SetSilent(sub string, silent bool) {
 	s.mu.Lock()
-	s.silent[sub] = silent
+	for _, c := range s.conns[sub] {
+		c.silent = silent
+	}
+	s.updateGap(sub)
+	s.notify()
 	s.mu.Unlock()
 }
 
@@ -217,6 +251,13 @@ func (s *Server) Builds(sub string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.builds[sub]
+}
+
+// Attempts counts the WebSocket requests on the subscription, built or not.
+func (s *Server) Attempts(sub string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.attempts[sub]
 }
 
 // Connected reports whether the subscription has an open connection.
