@@ -33,6 +33,7 @@ func addFiles(s *sim.Server, n int, days int) map[string]string {
 				MeetingUUID: uuid, MeetingID: int64(8e10) + int64(meeting), Topic: "Meeting " + uuid,
 				ID: id, Size: int64(1<<10 + (i*7919)%(47<<10)), CompleteTime: at,
 				FileType: []string{"MP4", "M4A", "CHAT"}[k], FileExtension: []string{"MP4", "M4A", "TXT"}[k],
+				NoFingerprint: i%4 == 0, // then only the size is there to check
 			})
 		}
 	}
@@ -47,7 +48,7 @@ func TestEndToEnd(t *testing.T) {
 	h := newHarness(t)
 	const n = 200
 	sums := addFiles(h.sim, n, 3)
-	h.sim.SetArchiveFaults(sim.ArchiveFaults{BreakEvery: 7, RateLimitEvery: 11, RetryAfter: 0, ExpirePageTokens: 1})
+	h.sim.SetArchiveFaults(sim.ArchiveFaults{BreakEvery: 7, TruncateEvery: 13, CorruptEvery: 17, RateLimitEvery: 11, RetryAfter: 0, ExpirePageTokens: 1})
 	ctx := timeout(t, 60*time.Second)
 
 	notices := make(chan string, 4*n)
@@ -114,10 +115,11 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	c := h.sim.ArchiveCounts()
-	if c.RateLimited == 0 || c.Broken == 0 || c.ExpiredTokens == 0 {
+	if c.RateLimited == 0 || c.Broken == 0 || c.Truncated == 0 || c.Corrupted == 0 || c.ExpiredTokens == 0 {
 		t.Errorf("faults not exercised: %+v", c)
 	}
 
+	t.Logf("faults: %+v", c)
 	checkObjects(t, ctx, h, sums)
 	checkNotices(t, ctx, h, sums)
 }

@@ -108,7 +108,7 @@ func (h *harness) options() archive.Options {
 	return archive.Options{
 		Tokens: h.tokens, APIURL: h.sim.ArchiveAPIURL(), JetStream: h.js,
 		SubjectPrefix: "zoom", AccountID: acct, PollInterval: time.Hour, Backfill: 10 * 24 * time.Hour,
-		PageSize: 20, VerifyFingerprint: true, Logger: h.log, Registerer: prometheus.NewRegistry(),
+		PageSize: 20, VerifyFingerprint: true, RetryWait: 5 * time.Millisecond, Logger: h.log, Registerer: prometheus.NewRegistry(),
 	}
 }
 

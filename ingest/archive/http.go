@@ -81,7 +81,7 @@ func (p *Poller) get(ctx context.Context, rawURL, what string, withToken bool) (
 			p.opts.Tokens.Invalidate(token)
 			continue
 		case resp.StatusCode == http.StatusTooManyRequests && attempt < p.opts.MaxAttempts:
-			wait := retryAfter(resp.Header, p.opts.Now(), attempt)
+			wait := retryAfter(resp.Header, p.opts.Now(), attempt, p.opts.RetryWait)
 			wait = min(wait, p.opts.MaxRetryAfter)
 			p.m.rateLimited.Inc()
 			p.opts.Logger.Warn().Str("what", what).Dur("retry_in", wait).
@@ -109,7 +109,7 @@ func (p *Poller) noteRateLimit(h http.Header) {
 
 // retryAfter reads Retry-After, in seconds or as a date (Zoom's daily limit
 // gives an ISO-8601 time), else backs off by attempt with jitter.
-func retryAfter(h http.Header, now time.Time, attempt int) time.Duration {
+func retryAfter(h http.Header, now time.Time, attempt int, base time.Duration) time.Duration {
 	v := strings.TrimSpace(h.Get("Retry-After"))
 	if v != "" {
 		if s, err := strconv.Atoi(v); err == nil && s >= 0 {
@@ -121,7 +121,7 @@ func retryAfter(h http.Header, now time.Time, attempt int) time.Duration {
 			}
 		}
 	}
-	d := time.Duration(1<<min(attempt-1, 6)) * time.Second
+	d := base << min(attempt-1, 6)
 	return d - time.Duration(rand.Int64N(int64(d)/5+1))
 }
 

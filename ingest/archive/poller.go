@@ -76,6 +76,9 @@ type Options struct {
 	MaxAttempts int
 	// MaxRetryAfter caps one wait on a 429; default 15m.
 	MaxRetryAfter time.Duration
+	// RetryWait is the first wait after a broken download or a 429
+	// without Retry-After; it doubles per attempt. Default 1s.
+	RetryWait time.Duration
 	Logger        zerolog.Logger
 	Registerer    prometheus.Registerer // nil: metrics are not registered
 	Now           func() time.Time      // default time.Now
@@ -114,6 +117,7 @@ func New(ctx context.Context, opts Options) (*Poller, error) {
 	def(&opts.Backfill, DefaultBackfill)
 	def(&opts.Overlap, DefaultOverlap)
 	def(&opts.MaxRetryAfter, DefaultMaxRetryAfter)
+	def(&opts.RetryWait, time.Second)
 	if opts.APIURL == "" {
 		opts.APIURL = DefaultAPIURL
 	}

@@ -143,7 +143,7 @@ func (p *Poller) download(ctx context.Context, name string, f pending) (string, 
 			return "", err
 		}
 		p.opts.Logger.Warn().Err(err).Str("object", name).Int("attempt", attempt).Msg("archived file download failed; trying again")
-		if err := sleep(ctx, retryAfter(nil, p.opts.Now(), attempt)/4); err != nil {
+		if err := sleep(ctx, retryAfter(nil, p.opts.Now(), attempt, p.opts.RetryWait)); err != nil {
 			return "", err
 		}
 	}

@@ -35,6 +35,11 @@ type ArchiveFile struct {
 type ArchiveFaults struct {
 	// BreakEvery breaks every Nth download halfway through the file.
 	BreakEvery int
+	// TruncateEvery ends every Nth download cleanly halfway, without a
+	// Content-Length (as a proxy that drops a body might); CorruptEvery
+	// flips a byte of every Nth download of a file listed with its
+	// fingerprint (without one, a flipped byte cannot be told).
+	TruncateEvery, CorruptEvery int
 	// RateLimitEvery answers every Nth archive request (list or download)
 	// with 429 and Retry-After: RetryAfter seconds.
 	RateLimitEvery int
@@ -49,7 +54,7 @@ type ArchiveFaults struct {
 
 // ArchiveCounts is what the archive endpoints did.
 type ArchiveCounts struct {
-	ListRequests, RateLimited, Broken, ExpiredTokens int
+	ListRequests, RateLimited, Broken, Truncated, Corrupted, ExpiredTokens int
 }
 
 type archivePage struct {
@@ -315,14 +320,21 @@ func (a *archiveState) handleDownload(s *Server, w http.ResponseWriter, r *http.
 	id := r.PathValue("id")
 	a.mu.Lock()
 	f := a.files[id]
-	var brk bool
+	var brk, trunc, corrupt bool
 	var rate int
 	if f != nil {
 		a.downloads++
 		a.started[id]++
 		brk = a.faults.BreakEvery > 0 && a.downloads%a.faults.BreakEvery == 0
-		if brk {
+		trunc = !brk && a.faults.TruncateEvery > 0 && a.downloads%a.faults.TruncateEvery == 0
+		corrupt = !brk && !trunc && a.faults.CorruptEvery > 0 && a.downloads%a.faults.CorruptEvery == 0 && f.Size > 0 && !f.NoFingerprint
+		switch {
+		case brk:
 			a.counts.Broken++
+		case trunc:
+			a.counts.Truncated++
+		case corrupt:
+			a.counts.Corrupted++
 		}
 		rate = a.faults.BytesPerSecond
 	}
@@ -332,10 +344,12 @@ func (a *archiveState) handleDownload(s *Server, w http.ResponseWriter, r *http.
 		return
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Content-Length", strconv.FormatInt(f.Size, 10))
+	if !trunc {
+		w.Header().Set("Content-Length", strconv.FormatInt(f.Size, 10))
+	}
 	src := ArchiveContent(f.ID, f.Size)
 	limit := f.Size
-	if brk {
+	if brk || trunc {
 		limit = f.Size / 2
 	}
 	buf := make([]byte, 32<<10)
@@ -343,6 +357,9 @@ func (a *archiveState) handleDownload(s *Server, w http.ResponseWriter, r *http.
 	rc := http.NewResponseController(w)
 	for sent < limit {
 		n, _ := src.Read(buf[:min(int64(len(buf)), limit-sent)])
+		if corrupt && sent == 0 && n > 0 {
+			buf[0] ^= 0xff
+		}
 		if _, err := w.Write(buf[:n]); err != nil {
 			return
 		}
@@ -357,7 +374,9 @@ func (a *archiveState) handleDownload(s *Server, w http.ResponseWriter, r *http.
 		// short body, as when a connection breaks.
 		panic(http.ErrAbortHandler)
 	}
-	a.mu.Lock()
-	a.completed[id]++
-	a.mu.Unlock()
+	if !trunc && !corrupt {
+		a.mu.Lock()
+		a.completed[id]++
+		a.mu.Unlock()
+	}
 }
