@@ -78,10 +78,10 @@ type Options struct {
 	MaxRetryAfter time.Duration
 	// RetryWait is the first wait after a broken download or a 429
 	// without Retry-After; it doubles per attempt. Default 1s.
-	RetryWait time.Duration
-	Logger        zerolog.Logger
-	Registerer    prometheus.Registerer // nil: metrics are not registered
-	Now           func() time.Time      // default time.Now
+	RetryWait  time.Duration
+	Logger     zerolog.Logger
+	Registerer prometheus.Registerer // nil: metrics are not registered
+	Now        func() time.Time      // default time.Now
 }
 
 // A Poller fetches archived files into NATS. Run it once per account: two
