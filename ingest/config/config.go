@@ -43,6 +43,7 @@ type Config struct {
 	Capture       Capture        `yaml:"capture"`
 	HTTP          HTTP           `yaml:"http"`
 	Log           Log            `yaml:"log"`
+	Archive       *Archive       `yaml:"archive"` // nil: no archive poller
 }
 
 // Zoom holds the app's credentials and Zoom's endpoints. A deployment uses a
@@ -220,6 +221,7 @@ func (c *Config) setDefaults(present map[string]bool) {
 	setString(&c.HTTP.Listen, DefaultHTTPListen)
 	setString(&c.Log.Level, "info")
 	setString(&c.Log.Format, "json")
+	c.setArchiveDefaults(unset)
 }
 
 func setString(s *string, def string) {
@@ -264,7 +266,7 @@ func (c *Config) validate() error {
 		return errorf("zoom.heartbeat_interval", "%s is out of range: 1s to %s (Zoom closes a connection that sends none for longer)", hb, MaxHeartbeatInterval)
 	}
 
-	if len(c.Subscriptions) == 0 {
+	if len(c.Subscriptions) == 0 && c.Archive == nil { // an archive-only file needs none
 		return errorf("subscriptions", "at least one subscription is required")
 	}
 	if len(c.Subscriptions) > MaxSubscriptions {
@@ -345,7 +347,7 @@ func (c *Config) validate() error {
 	default:
 		return errorf("log.format", "%q is not one of json, console", c.Log.Format)
 	}
-	return nil
+	return c.validateArchive()
 }
 
 // resolve takes the subscription id from url when only url is given, and
