@@ -93,7 +93,9 @@ func (p *Poller) Poll(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	now := p.opts.Now().UTC().Truncate(time.Second)
+	// Zoom takes whole seconds: round up, or a file completed in this
+	// second would fall after "to" now and before "from" next time.
+	now := p.opts.Now().UTC().Truncate(time.Second).Add(time.Second)
 	var hold time.Time // earliest pending file's time; zero when none
 	held := 0
 	for from := pos; from.Before(now); {

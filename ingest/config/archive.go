@@ -88,8 +88,8 @@ func (c *Config) validateArchive() error {
 	if d := a.Backfill.D(); d < time.Minute || d > MaxArchiveBackfill {
 		return errorf("archive.backfill", "%s is out of range: 1m to %s", d, MaxArchiveBackfill)
 	}
-	if d := a.Overlap.D(); d < 0 || d >= a.Backfill.D() {
-		return errorf("archive.overlap", "%s is out of range: 0 to less than archive.backfill (%s)", d, a.Backfill.D())
+	if d := a.Overlap.D(); d < time.Minute || d >= a.Backfill.D() {
+		return errorf("archive.overlap", "%s is out of range: 1m (clocks differ, and Zoom lists late) to less than archive.backfill (%s)", d, a.Backfill.D())
 	}
 	if a.PageSize < 1 || a.PageSize > MaxArchivePageSize {
 		return errorf("archive.page_size", "%d is out of range: 1 to %d", a.PageSize, MaxArchivePageSize)

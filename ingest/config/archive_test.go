@@ -38,17 +38,17 @@ archive:
 }
 
 // With a Server-to-Server app the account id comes from the zoom section;
-// an explicit zero overlap is kept, not defaulted.
+// an explicit overlap is kept, not defaulted.
 func TestArchiveAccountFromZoom(t *testing.T) {
 	c, err := config.Parse([]byte(`
 zoom: {account_id: acct-s2s, client_id: c, client_secret: s}
 subscriptions: [{name: a, id: x}]
-archive: {overlap: 0s, verify_fingerprint: false, api_url: "http://127.0.0.1:9000/v2"}
+archive: {overlap: 1m, verify_fingerprint: false, api_url: "http://127.0.0.1:9000/v2"}
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Archive.AccountID != "acct-s2s" || c.Archive.Overlap != 0 || c.Archive.Fingerprint() {
+	if c.Archive.AccountID != "acct-s2s" || c.Archive.Overlap.D() != time.Minute || c.Archive.Fingerprint() {
 		t.Errorf("archive = %+v", c.Archive)
 	}
 }
