@@ -1,0 +1,53 @@
+package archive
+
+import (
+	"net/http"
+	"testing"
+	"time"
+)
+
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 11, 24, 1, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		v    string
+		want time.Duration
+	}{
+		{"7", 7 * time.Second},
+		{"2026-11-24T01:00:30Z", 30 * time.Second},         // the daily limit's ISO-8601 time
+		{"Tue, 24 Nov 2026 01:02:00 GMT", 2 * time.Minute}, // an HTTP date
+		{"2026-11-24T00:00:00Z", 0},                        // already past
+	} {
+		h := http.Header{}
+		h.Set("Retry-After", tc.v)
+		if got := retryAfter(h, now, 1, time.Second); got != tc.want {
+			t.Errorf("Retry-After %q: %s, want %s", tc.v, got, tc.want)
+		}
+	}
+	// Without the header: the base, doubling, less at most a fifth.
+	if got := retryAfter(http.Header{}, now, 3, time.Second); got > 4*time.Second || got < 3*time.Second {
+		t.Errorf("backoff at attempt 3: %s", got)
+	}
+}
+
+func TestFileKeyBounded(t *testing.T) {
+	if k := fileKey("abc-DEF_1="); k != "abc-DEF_1=" {
+		t.Errorf("plain id changed: %q", k)
+	}
+	for _, id := range []string{"a.b", "a/b", "a b", string(make([]byte, 500)), "ü"} {
+		k := fileKey(id)
+		if !keySafe.MatchString(k) || len(k) > 40 {
+			t.Errorf("fileKey(%q) = %q", id, k)
+		}
+	}
+	if fileKey("a.b") == fileKey("a/b") {
+		t.Error("two ids, one key")
+	}
+}
+
+func TestSubjectToken(t *testing.T) {
+	for in, want := range map[string]string{"Acct-1_x": "Acct-1_x", "a.b*c>": "a_b_c_", "": "_"} {
+		if got := subjectToken(in); got != want {
+			t.Errorf("subjectToken(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

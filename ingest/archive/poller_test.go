@@ -1,0 +1,143 @@
+package archive_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zccingest/zccingest/ingest/archive"
+	"github.com/zccingest/zccingest/test/sim"
+)
+
+func position(t *testing.T, ctx context.Context, h *harness) time.Time {
+	t.Helper()
+	kv, err := h.js.KeyValue(ctx, archive.DefaultStateBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := kv.Get(ctx, acct+".position")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct{ From time.Time }
+	if err := json.Unmarshal(e.Value(), &p); err != nil {
+		t.Fatal(err)
+	}
+	return p.From
+}
+
+// A file Zoom is still processing is not stored, and the position stays
+// before it until it is; then it is stored.
+func TestProcessingFileHoldsPosition(t *testing.T) {
+	h := newHarness(t)
+	ctx := timeout(t, 20*time.Second)
+	now := time.Now().UTC().Truncate(time.Second)
+	h.sim.AddArchiveFile(sim.ArchiveFile{MeetingUUID: "old", ID: "a", Size: 100, CompleteTime: now.Add(-48 * time.Hour)})
+	h.sim.AddArchiveFile(sim.ArchiveFile{MeetingUUID: "busy", ID: "b", Size: 100, CompleteTime: now.Add(-30 * time.Hour), Status: "processing"})
+	p := h.poller(h.options())
+	if err := p.Poll(ctx); err == nil {
+		t.Error("a poll that left a file behind reported success")
+	}
+	if pos := position(t, ctx, h); pos.After(now.Add(-30 * time.Hour)) {
+		t.Errorf("position %s passed the file still processing (%s)", pos, now.Add(-30*time.Hour))
+	}
+	if done := h.doneKeys(ctx); !done["a"] || done["b"] {
+		t.Errorf("done = %v, want a only", done)
+	}
+	h.sim.SetArchiveFileStatus("b", "completed")
+	if err := p.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if done := h.doneKeys(ctx); !done["b"] {
+		t.Errorf("done = %v after processing finished", done)
+	}
+	if pos := position(t, ctx, h); pos.Before(now.Add(-2 * time.Hour)) {
+		t.Errorf("position %s did not move on once the file was stored", pos)
+	}
+}
+
+// A list entry the poller cannot use is held with an error naming it; the
+// others are stored.
+func TestBadEntryHeldAndNamed(t *testing.T) {
+	h := newHarness(t)
+	ctx := timeout(t, 20*time.Second)
+	now := time.Now().UTC()
+	h.sim.AddArchiveFile(sim.ArchiveFile{MeetingUUID: "m1", ID: "bad", Size: -5, CompleteTime: now.Add(-5 * time.Hour)})
+	h.sim.AddArchiveFile(sim.ArchiveFile{MeetingUUID: "m2", ID: "good", Size: 10, CompleteTime: now.Add(-4 * time.Hour)})
+	p := h.poller(h.options())
+	if err := p.Poll(ctx); err == nil {
+		t.Error("no error for a bad entry")
+	}
+	if !strings.Contains(h.logs.String(), "file_size -5 out of range") || !strings.Contains(h.logs.String(), `"file_id":"bad"`) {
+		t.Errorf("the log does not name the bad entry and why:\n%s", h.logs.String())
+	}
+	if done := h.doneKeys(ctx); !done["good"] || done["bad"] {
+		t.Errorf("done = %v", done)
+	}
+	if pos := position(t, ctx, h); pos.After(now.Add(-5 * time.Hour)) {
+		t.Errorf("position %s passed the bad entry", pos)
+	}
+}
+
+// Trigger polls at once, whatever the interval.
+func TestTriggerPollsNow(t *testing.T) {
+	h := newHarness(t)
+	ctx := timeout(t, 20*time.Second)
+	p := h.poller(h.options()) // PollInterval: 1h
+	run, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- p.Run(run) }()
+	// The first poll, at start, finds nothing; wait for it to end.
+	waitFor(t, 10*time.Second, "the first poll", func() bool { return h.sim.ArchiveCounts().ListRequests >= 1 })
+	h.sim.AddArchiveFile(sim.ArchiveFile{MeetingUUID: "m", ID: "late", Size: 10, CompleteTime: time.Now().UTC()})
+	p.Trigger("m")
+	waitDone(t, ctx, h, 1)
+	stop()
+	<-done
+}
+
+// An expired page token restarts the window from its first page, a bounded
+// number of times, then fails the poll without moving the position.
+func TestPageTokenAlwaysExpired(t *testing.T) {
+	h := newHarness(t)
+	ctx := timeout(t, 20*time.Second)
+	now := time.Now().UTC()
+	for _, id := range []string{"x", "y"} {
+		h.sim.AddArchiveFile(sim.ArchiveFile{MeetingUUID: id, ID: id, Size: 10, CompleteTime: now.Add(-time.Hour)})
+	}
+	h.sim.SetArchiveFaults(sim.ArchiveFaults{PageTokenTTL: time.Nanosecond})
+	opts := h.options()
+	opts.PageSize = 1
+	err := h.poller(opts).Poll(ctx)
+	if err == nil || !strings.Contains(err.Error(), "next page token") {
+		t.Fatalf("err = %v", err)
+	}
+	if c := h.sim.ArchiveCounts(); c.ExpiredTokens != 4 {
+		t.Errorf("%d expired tokens presented, want 4 (the first listing and 3 restarts)", c.ExpiredTokens)
+	}
+	if len(h.doneKeys(ctx)) != 0 {
+		t.Error("files stored from a listing that never completed")
+	}
+}
+
+// A token Zoom stops accepting is replaced and the request repeated.
+func TestRefusedTokenRenewed(t *testing.T) {
+	h := newHarness(t)
+	ctx := timeout(t, 20*time.Second)
+	h.sim.AddArchiveFile(sim.ArchiveFile{MeetingUUID: "m", ID: "f", Size: 10, CompleteTime: time.Now().UTC().Add(-time.Hour)})
+	p := h.poller(h.options())
+	if err := p.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.sim.ExpireTokens()
+	h.sim.AddArchiveFile(sim.ArchiveFile{MeetingUUID: "m2", ID: "g", Size: 10, CompleteTime: time.Now().UTC().Add(-time.Minute)})
+	if err := p.Poll(ctx); err != nil {
+		t.Fatalf("poll after the token was refused: %v", err)
+	}
+	if !h.doneKeys(ctx)["g"] {
+		t.Error("file not stored after the token was renewed")
+	}
+}
