@@ -42,7 +42,7 @@ func (s *syncBuf) String() string {
 }
 
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	sim    *sim.Server
 	nc     *nats.Conn
 	js     jetstream.JetStream
@@ -53,23 +53,27 @@ type harness struct {
 
 // newHarness starts the simulator (an OAuth app whose refresh token
 // rotates), a JetStream server with the events stream, and a token source.
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	s := sim.New(sim.Options{RefreshToken: "sim-refresh-0", Scopes: "recording:read:admin"})
 	if err := s.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
+	url := os.Getenv("ZCC_ARCHIVE_TEST_NATS") // an outside server, for measuring this process alone
+	if url == "" {
+		ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns.Start()
+		if !ns.ReadyForConnections(10 * time.Second) {
+			t.Fatal("nats-server did not start")
+		}
+		t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+		url = ns.ClientURL()
 	}
-	ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	nc, err := nats.Connect(ns.ClientURL())
+	nc, err := nats.Connect(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,6 +83,11 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	ctx := timeout(t, 10*time.Second)
+	for _, b := range []string{archive.DefaultBucket, archive.DefaultStateBucket} {
+		js.DeleteObjectStore(ctx, b) // a fresh start on an outside server
+		js.DeleteKeyValue(ctx, b)
+	}
+	js.DeleteStream(ctx, "ZOOM_EVENTS")
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "ZOOM_EVENTS", Subjects: []string{"zoom.>"}, Duplicates: 2 * time.Minute}); err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +105,7 @@ func newHarness(t *testing.T) *harness {
 	return &harness{t: t, sim: s, nc: nc, js: js, tokens: tokens, logs: logs, log: log}
 }
 
-func checkNoSecrets(t *testing.T, logs, secret string) {
+func checkNoSecrets(t testing.TB, logs, secret string) {
 	for _, bad := range []string{"sim-access-", "sim-refresh-", secret} {
 		if strings.Contains(logs, bad) {
 			t.Errorf("logs hold a secret (%q)", bad)
