@@ -2,6 +2,7 @@ package archive
 
 import (
 	"net/http"
+	"os"
 	"testing"
 	"time"
 )
@@ -49,5 +50,25 @@ func TestSubjectToken(t *testing.T) {
 		if got := subjectToken(in); got != want {
 			t.Errorf("subjectToken(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// The fixture decodes into what the poller uses.
+func TestDecodeFixture(t *testing.T) {
+	data, err := os.ReadFile("testdata/archive_files.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := DecodeList(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := r.Meetings[0]
+	f := m.Files[0]
+	if m.UUID != "aDYlohsHRtCd4ii1uC2+hA==" || m.CompleteTime == "" || len(m.Files) != 2 {
+		t.Errorf("meeting %+v", m)
+	}
+	if f.Problem() != "" || !f.Completed() || f.FileSize != 529620 || f.SHA256() == "" || f.FileType != "MP4" || f.RecordingType == "" {
+		t.Errorf("file %+v (problem %q)", f, f.Problem())
 	}
 }
