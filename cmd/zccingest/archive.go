@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -173,4 +174,48 @@ func subscribeArchiveEvents(nc *nats.Conn, prefix string, p interface{ Trigger(s
 		subs = append(subs, s)
 	}
 	return stop, nil
+}
+
+// checkArchive is check's part for an archive section: the archiving app's
+// token, its scopes, and one list request. It returns the problems found.
+func checkArchive(ctx context.Context, cfg *config.Config, stdout io.Writer) int {
+	if cfg.Archive == nil {
+		return 0
+	}
+	src := archiveTokenSource(cfg, zerolog.Nop())
+	tok, err := src.Token(ctx)
+	if err != nil {
+		fmt.Fprintf(stdout, "archive token: FAIL: %v\n", err)
+		return 1
+	}
+	problems := 0
+	if archive.MissingScope(tok.Scopes) {
+		problems++
+		fmt.Fprintf(stdout, "archive scopes: MISSING: one of %s\n", strings.Join(archive.Scopes, ", "))
+	}
+	if err := archive.Probe(ctx, src, nil, cfg.Archive.APIURL); err != nil {
+		problems++
+		fmt.Fprintf(stdout, "archive list: FAIL: %v\n", err)
+	} else {
+		fmt.Fprintf(stdout, "archive list: ok (%s)\n", cfg.Archive.APIURL)
+	}
+	return problems
+}
+
+// exchangeApp is the OAuth app 'token exchange' swaps a code for: the zoom
+// section's, or with --archive the archive section's.
+func exchangeApp(cfg *config.Config, forArchive bool, stderr io.Writer) (session.OAuthApp, bool) {
+	if forArchive {
+		if cfg.Archive == nil || cfg.Archive.OAuthApp == nil {
+			fmt.Fprintln(stderr, "zccingest: archive.oauth_app: --archive needs the archiving app there (an archive-only file keeps it in zoom.oauth_app: leave --archive out)")
+			return session.OAuthApp{}, false
+		}
+		a := cfg.Archive.OAuthApp
+		return session.OAuthApp{ClientID: a.ClientID, ClientSecret: string(a.ClientSecret), TokenURL: cfg.Zoom.TokenURL, RefreshTokenFile: a.RefreshTokenFile}, true
+	}
+	if cfg.Zoom.OAuthApp == nil {
+		fmt.Fprintln(stderr, "zccingest: zoom.oauth_app: token exchange is for OAuth apps; this config uses a Server-to-Server app")
+		return session.OAuthApp{}, false
+	}
+	return oauthApp(cfg.Zoom), true
 }

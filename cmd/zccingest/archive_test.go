@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/zccingest/zccingest/ingest/config"
 	"github.com/zccingest/zccingest/test/sim"
 )
 
@@ -150,5 +151,63 @@ func TestArchiveCommandNeedsSection(t *testing.T) {
 	code, _, errOut := runCmd(t, "archive", "--config", cfg)
 	if code != exitConfig || !strings.Contains(errOut, "archive:") {
 		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+// check's archive part: the scope and one list request.
+func TestCheckArchive(t *testing.T) {
+	for _, tc := range []struct {
+		scopes string
+		want   []string
+		n      int
+	}{
+		{"recording:read:admin", []string{"archive list: ok"}, 0},
+		{"archiving:read:list_archived_files:admin", []string{"archive list: ok"}, 0},
+		{"user:read:admin", []string{"archive scopes: MISSING: one of recording:read:admin"}, 1},
+	} {
+		s := startSim(t, sim.Options{Scopes: tc.scopes})
+		o := s.Options()
+		cfg, err := config.Parse(fmt.Appendf(nil, `
+zoom: {account_id: %s, client_id: %s, client_secret: %s, token_url: %q}
+archive: {api_url: %q}
+`, o.AccountID, o.ClientID, o.ClientSecret, s.TokenURL(), s.ArchiveAPIURL()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		n := checkArchive(testCtx(t, 10*time.Second), cfg, &out)
+		for _, w := range tc.want {
+			if !strings.Contains(out.String(), w) || n != tc.n {
+				t.Errorf("scopes %q: %d problems, output %q; want %d and %q", tc.scopes, n, out.String(), tc.n, w)
+			}
+		}
+	}
+}
+
+// token exchange --archive stores the archiving app's refresh token where
+// archive.oauth_app says, beside a Server-to-Server zoom section.
+func TestTokenExchangeArchive(t *testing.T) {
+	s := startSim(t, sim.Options{AuthCode: "the-code", Scopes: "recording:read:admin"})
+	o := s.Options()
+	dir := t.TempDir()
+	rt := filepath.Join(dir, "archive-rt")
+	cfg := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfg, fmt.Appendf(nil, `
+zoom: {account_id: a, client_id: other, client_secret: other-secret, token_url: %q}
+subscriptions: [{name: a, id: x}]
+archive:
+  oauth_app: {client_id: %s, client_secret: %s, refresh_token_file: %s}
+`, s.TokenURL(), o.ClientID, o.ClientSecret, rt), 0o600)
+	code, out, errOut := runCmd(t, "token", "exchange", "--config", cfg, "--archive", "--code", "the-code", "--redirect-uri", "https://example.com/cb")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	data, err := os.ReadFile(rt)
+	if err != nil || !strings.HasPrefix(string(data), "sim-refresh-") || !strings.Contains(out, rt) {
+		t.Errorf("refresh token file %q (%v), output %q", data, err, out)
+	}
+	// Without --archive the zoom section is used, which is no OAuth app.
+	if code, _, errOut := runCmd(t, "token", "exchange", "--config", cfg, "--code", "x", "--redirect-uri", "https://example.com/cb"); code != exitConfig || !strings.Contains(errOut, "zoom.oauth_app") {
+		t.Errorf("exit %d: %s", code, errOut)
 	}
 }

@@ -37,6 +37,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		problems += checkSubscriptions(ctx, cfg, src, tok, stdout)
 	}
+	problems += checkArchive(ctx, cfg, stdout)
 	if problems > 0 {
 		fmt.Fprintf(stdout, "%d problem(s) found\n", problems)
 		return exitFail
