@@ -31,7 +31,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "zccingest_archive_bytes_stored_total", Help: "Bytes of archived files stored.",
 		}),
 		downloadFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "zccingest_archive_download_failures_total", Help: "Failed downloads, by reason (http, network, size, digest, store).",
+			Name: "zccingest_archive_download_failures_total", Help: "Failed downloads, by reason (http, network, stalled, size, digest, store).",
 		}, []string{"reason"}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "zccingest_archive_files_skipped_total", Help: "List entries that cannot be fetched, by reason (bad_entry, zoom_failed).",
@@ -60,7 +60,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			return nil, fmt.Errorf("archive: registering metrics: %w", err)
 		}
 	}
-	for _, r := range []string{"http", "network", "size", "digest", "store"} {
+	for _, r := range []string{"http", "network", "stalled", "size", "digest", "store"} {
 		m.downloadFailures.WithLabelValues(r)
 	}
 	return m, nil

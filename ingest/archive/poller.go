@@ -76,6 +76,10 @@ type Options struct {
 	MaxAttempts int
 	// MaxRetryAfter caps one wait on a 429; default 15m.
 	MaxRetryAfter time.Duration
+	// ReadTimeout ends a download that has received nothing for this
+	// long (a stalled connection), and bounds the wait for response
+	// headers; default 2m.
+	ReadTimeout time.Duration
 	// RetryWait is the first wait after a broken download or a 429
 	// without Retry-After; it doubles per attempt. Default 1s.
 	RetryWait  time.Duration
@@ -105,8 +109,15 @@ func New(ctx context.Context, opts Options) (*Poller, error) {
 	if opts.AccountID == "" {
 		return nil, errors.New("archive: Options.AccountID is required (it names the subject and the keys)")
 	}
+	if opts.ReadTimeout <= 0 {
+		opts.ReadTimeout = 2 * time.Minute
+	}
 	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{CheckRedirect: refuseForeignRedirect}
+		// No overall timeout: a large file takes as long as it takes;
+		// ReadTimeout catches a stall.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.ResponseHeaderTimeout = opts.ReadTimeout
+		opts.HTTPClient = &http.Client{Transport: tr, CheckRedirect: refuseForeignRedirect}
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {

@@ -141,3 +141,21 @@ func TestRefusedTokenRenewed(t *testing.T) {
 		t.Error("file not stored after the token was renewed")
 	}
 }
+
+// A download that stalls without closing is given up after ReadTimeout and
+// tried again; the file is stored whole.
+func TestStalledDownload(t *testing.T) {
+	h := newHarness(t)
+	ctx := timeout(t, 20*time.Second)
+	h.sim.AddArchiveFile(sim.ArchiveFile{MeetingUUID: "m", ID: "s", Size: 200 << 10, CompleteTime: time.Now().UTC().Add(-time.Hour)})
+	h.sim.SetArchiveFaults(sim.ArchiveFaults{StallNext: 1})
+	opts := h.options()
+	opts.ReadTimeout = 300 * time.Millisecond
+	p := h.poller(opts)
+	if err := p.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h.sim.ArchiveCounts().Stalled != 1 || !h.doneKeys(ctx)["s"] || !strings.Contains(h.logs.String(), "nothing received for 300ms") {
+		t.Errorf("stalled download not retried and stored; logs:\n%s", h.logs.String())
+	}
+}

@@ -159,8 +159,6 @@ func (p *Poller) downloadOnce(ctx context.Context, name string, f pending) (stri
 	if u.Scheme != "https" && !isLoopbackHost(u.Hostname()) {
 		return "", &httpError{Status: 0, What: "downloading " + safeURL(f.file.DownloadURL), Body: "plain http:// is accepted only on loopback"}
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	resp, err := p.get(ctx, f.file.DownloadURL, "downloading "+safeURL(f.file.DownloadURL), withToken)
 	if err != nil {
 		p.m.downloadFailures.WithLabelValues("http").Inc()
@@ -175,7 +173,12 @@ func (p *Poller) downloadOnce(ctx context.Context, name string, f pending) (stri
 	if p.opts.VerifyFingerprint {
 		want = f.file.SHA256()
 	}
-	v := &verifier{r: io.LimitReader(resp.Body, f.file.FileSize+1), h: sha256.New(), want: f.file.FileSize, wantSHA: want}
+	// A stall closes the body rather than cancelling ctx: Put then fails
+	// on the read and still has a live context to purge its chunks with.
+	idle := time.AfterFunc(p.opts.ReadTimeout, func() { resp.Body.Close() })
+	defer idle.Stop()
+	body := &idleReader{r: resp.Body, timer: idle, d: p.opts.ReadTimeout}
+	v := &verifier{r: io.LimitReader(body, f.file.FileSize+1), h: sha256.New(), want: f.file.FileSize, wantSHA: want}
 	meta := jetstream.ObjectMeta{
 		Name:        name,
 		Description: f.file.FileType + " " + f.file.RecordingType,
@@ -195,6 +198,9 @@ func (p *Poller) downloadOnce(ctx context.Context, name string, f pending) (stri
 			reason = "digest"
 		case v.n == f.file.FileSize && v.err == nil:
 			reason = "store"
+		case body.stalled():
+			reason = "stalled"
+			err = fmt.Errorf("nothing received for %s: %w", p.opts.ReadTimeout, err)
 		}
 		p.m.downloadFailures.WithLabelValues(reason).Inc()
 		return "", fmt.Errorf("archive: storing %s (%d of %d bytes read): %s", name, v.n, f.file.FileSize, p.redact(err))
@@ -240,3 +246,23 @@ func (v *verifier) Read(b []byte) (int, error) {
 	}
 	return n, err
 }
+
+// An idleReader pushes back its timer, which ends the download, at
+// every read that brings data: a connection that stalls without closing
+// would otherwise hold the poller for ever.
+type idleReader struct {
+	r     io.Reader
+	timer *time.Timer
+	d     time.Duration
+	fired bool
+}
+
+func (ir *idleReader) Read(b []byte) (int, error) {
+	n, err := ir.r.Read(b)
+	if n > 0 && !ir.timer.Reset(ir.d) {
+		ir.fired = true
+	}
+	return n, err
+}
+
+func (ir *idleReader) stalled() bool { return ir.fired || !ir.timer.Stop() }

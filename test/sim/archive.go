@@ -40,6 +40,9 @@ type ArchiveFaults struct {
 	// flips a byte of every Nth download of a file listed with its
 	// fingerprint (without one, a flipped byte cannot be told).
 	TruncateEvery, CorruptEvery int
+	// StallNext makes the next N downloads send half the file, then
+	// nothing, without closing, until the client goes.
+	StallNext int
 	// RateLimitEvery answers every Nth archive request (list or download)
 	// with 429 and Retry-After: RetryAfter seconds.
 	RateLimitEvery int
@@ -54,7 +57,7 @@ type ArchiveFaults struct {
 
 // ArchiveCounts is what the archive endpoints did.
 type ArchiveCounts struct {
-	ListRequests, RateLimited, Broken, Truncated, Corrupted, ExpiredTokens int
+	ListRequests, RateLimited, Broken, Truncated, Corrupted, Stalled, ExpiredTokens int
 }
 
 type archivePage struct {
@@ -320,7 +323,7 @@ func (a *archiveState) handleDownload(s *Server, w http.ResponseWriter, r *http.
 	id := r.PathValue("id")
 	a.mu.Lock()
 	f := a.files[id]
-	var brk, trunc, corrupt bool
+	var brk, trunc, corrupt, stall bool
 	var rate int
 	if f != nil {
 		a.downloads++
@@ -328,7 +331,11 @@ func (a *archiveState) handleDownload(s *Server, w http.ResponseWriter, r *http.
 		brk = a.faults.BreakEvery > 0 && a.downloads%a.faults.BreakEvery == 0
 		trunc = !brk && a.faults.TruncateEvery > 0 && a.downloads%a.faults.TruncateEvery == 0
 		corrupt = !brk && !trunc && a.faults.CorruptEvery > 0 && a.downloads%a.faults.CorruptEvery == 0 && f.Size > 0 && !f.NoFingerprint
+		stall = !brk && !trunc && !corrupt && a.faults.StallNext > 0
 		switch {
+		case stall:
+			a.faults.StallNext--
+			a.counts.Stalled++
 		case brk:
 			a.counts.Broken++
 		case trunc:
@@ -349,7 +356,7 @@ func (a *archiveState) handleDownload(s *Server, w http.ResponseWriter, r *http.
 	}
 	src := ArchiveContent(f.ID, f.Size)
 	limit := f.Size
-	if brk || trunc {
+	if brk || trunc || stall {
 		limit = f.Size / 2
 	}
 	buf := make([]byte, 32<<10)
@@ -367,6 +374,11 @@ func (a *archiveState) handleDownload(s *Server, w http.ResponseWriter, r *http.
 		if rate > 0 {
 			time.Sleep(time.Duration(float64(n) / float64(rate) * float64(time.Second)))
 		}
+	}
+	if stall {
+		rc.Flush()
+		<-r.Context().Done()
+		return
 	}
 	if brk {
 		rc.Flush()
