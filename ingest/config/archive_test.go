@@ -65,3 +65,17 @@ subscriptions: [{name: a, id: x}]
 		t.Errorf("archive = %+v without an archive section", c.Archive)
 	}
 }
+
+// The example in configs/ loads.
+func TestArchiveExampleConfig(t *testing.T) {
+	t.Setenv("ZOOM_ARCHIVE_CLIENT_ID", "c")
+	t.Setenv("ZOOM_ARCHIVE_CLIENT_SECRET", "s")
+	t.Setenv("ZOOM_ACCOUNT_ID", "acct")
+	c, err := config.Load("../../configs/archive.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Archive == nil || c.Archive.AccountID != "acct" || len(c.Subscriptions) != 0 {
+		t.Errorf("archive = %+v", c.Archive)
+	}
+}
