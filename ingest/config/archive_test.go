@@ -1,6 +1,8 @@
 package config_test
 
 import (
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,12 +68,22 @@ subscriptions: [{name: a, id: x}]
 	}
 }
 
-// The example in configs/ loads.
-func TestArchiveExampleConfig(t *testing.T) {
+
+// The archive-only example of README.md loads.
+func TestReadmeArchiveExample(t *testing.T) {
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(data), "An archive-only file (`TestReadmeArchiveExample` loads it):\n\n```yaml\n")
+	example, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("README.md has no archive-only example")
+	}
 	t.Setenv("ZOOM_ARCHIVE_CLIENT_ID", "c")
 	t.Setenv("ZOOM_ARCHIVE_CLIENT_SECRET", "s")
 	t.Setenv("ZOOM_ACCOUNT_ID", "acct")
-	c, err := config.Load("../../configs/archive.yaml")
+	c, err := config.Parse([]byte(example))
 	if err != nil {
 		t.Fatal(err)
 	}
