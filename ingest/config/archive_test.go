@@ -68,7 +68,6 @@ subscriptions: [{name: a, id: x}]
 	}
 }
 
-
 // The archive-only example of README.md loads.
 func TestReadmeArchiveExample(t *testing.T) {
 	data, err := os.ReadFile("../../README.md")
