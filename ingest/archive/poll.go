@@ -97,7 +97,7 @@ func (p *Poller) Poll(ctx context.Context) (err error) {
 	// second would fall after "to" now and before "from" next time.
 	now := p.opts.Now().UTC().Truncate(time.Second).Add(time.Second)
 	var hold time.Time // earliest pending file's time; zero when none
-	held := 0
+	held, failed := 0, 0
 	for from := pos; from.Before(now); {
 		to := from.Add(MaxWindow)
 		if to.After(now) {
@@ -113,9 +113,10 @@ func (p *Poller) Poll(ctx context.Context) (err error) {
 					return ctx.Err()
 				}
 				held++
-				ev := p.opts.Logger.Error()
-				if errors.Is(err, errProcessing) {
-					ev = p.opts.Logger.Info()
+				ev := p.opts.Logger.Info()
+				if !errors.Is(err, errProcessing) {
+					failed++
+					ev = p.opts.Logger.Error()
 				}
 				ev.Err(err).Str("file_id", clip(f.file.ID)).Str("meeting_uuid", f.meeting.UUID).
 					Msg("archived file not stored yet; it is tried again at the next poll")
@@ -138,8 +139,10 @@ func (p *Poller) Poll(ctx context.Context) (err error) {
 	}
 	p.m.pending.Set(float64(held))
 	p.m.position.Set(float64(pos.Unix()))
-	if held > 0 {
-		return fmt.Errorf("archive: %d file(s) not stored yet; see the errors logged for each", held)
+	// A file Zoom is still processing is no failure: it is simply not
+	// there yet, and the position waits for it.
+	if failed > 0 {
+		return fmt.Errorf("archive: %d file(s) could not be stored; see the errors logged for each", failed)
 	}
 	return nil
 }

@@ -37,8 +37,8 @@ func TestProcessingFileHoldsPosition(t *testing.T) {
 	h.sim.AddArchiveFile(sim.ArchiveFile{MeetingUUID: "old", ID: "a", Size: 100, CompleteTime: now.Add(-48 * time.Hour)})
 	h.sim.AddArchiveFile(sim.ArchiveFile{MeetingUUID: "busy", ID: "b", Size: 100, CompleteTime: now.Add(-30 * time.Hour), Status: "processing"})
 	p := h.poller(h.options())
-	if err := p.Poll(ctx); err == nil {
-		t.Error("a poll that left a file behind reported success")
+	if err := p.Poll(ctx); err != nil {
+		t.Errorf("a file still processing made the poll fail: %v", err)
 	}
 	if pos := position(t, ctx, h); pos.After(now.Add(-30 * time.Hour)) {
 		t.Errorf("position %s passed the file still processing (%s)", pos, now.Add(-30*time.Hour))
