@@ -159,3 +159,21 @@ func TestStalledDownload(t *testing.T) {
 		t.Errorf("stalled download not retried and stored; logs:\n%s", h.logs.String())
 	}
 }
+
+// A 429 is waited out for as long as its Retry-After says, then the request
+// is repeated.
+func TestRateLimitWaitsRetryAfter(t *testing.T) {
+	h := newHarness(t)
+	ctx := timeout(t, 20*time.Second)
+	h.sim.AddArchiveFile(sim.ArchiveFile{MeetingUUID: "m", ID: "r", Size: 10, CompleteTime: time.Now().UTC().Add(-time.Hour)})
+	h.sim.SetArchiveFaults(sim.ArchiveFaults{RateLimitEvery: 2, RetryAfter: 1}) // every second request
+	if err := h.poller(h.options()).Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h.sim.ArchiveCounts().RateLimited == 0 || !h.doneKeys(ctx)["r"] {
+		t.Errorf("counts %+v, done %v", h.sim.ArchiveCounts(), h.doneKeys(ctx))
+	}
+	if !strings.Contains(h.logs.String(), `"retry_in":1000,"category":"Medium"`) {
+		t.Errorf("the wait is not Retry-After's second:\n%s", h.logs.String())
+	}
+}
