@@ -177,3 +177,34 @@ func TestRateLimitWaitsRetryAfter(t *testing.T) {
 		t.Errorf("the wait is not Retry-After's second:\n%s", h.logs.String())
 	}
 }
+
+// A poller stopped in the middle of a download leaves no object and no done
+// key behind; the next one stores the file whole.
+func TestStoppedMidDownload(t *testing.T) {
+	h := newHarness(t)
+	ctx := timeout(t, 20*time.Second)
+	sum := h.sim.AddArchiveFile(sim.ArchiveFile{MeetingUUID: "m", ID: "half", Size: 1 << 20, CompleteTime: time.Now().UTC().Add(-time.Hour)})
+	h.sim.SetArchiveFaults(sim.ArchiveFaults{StallNext: 1}) // half the file, then nothing
+	run, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- h.poller(h.options()).Poll(run) }()
+	waitFor(t, 10*time.Second, "the download to start", func() bool { return h.sim.ArchiveCounts().Stalled == 1 })
+	stop()
+	if err := <-done; err == nil {
+		t.Fatal("a poll stopped mid-download reported success")
+	}
+	obs, err := h.js.ObjectStore(ctx, archive.DefaultBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := obs.GetInfo(ctx, acct+"/half.mp4"); err == nil {
+		t.Error("an object half put is in the bucket")
+	}
+	if len(h.doneKeys(ctx)) != 0 {
+		t.Error("a file half downloaded is marked done")
+	}
+	if err := h.poller(h.options()).Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkObjects(t, ctx, h, map[string]string{"half": sum})
+}
