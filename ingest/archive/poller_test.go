@@ -208,3 +208,35 @@ func TestStoppedMidDownload(t *testing.T) {
 	}
 	checkObjects(t, ctx, h, map[string]string{"half": sum})
 }
+
+// A run that stopped after the object was committed but before the file was
+// marked done: the next finds the object, does not fetch it again, and
+// completes it; the notice it publishes again is de-duplicated.
+func TestStoredButNotMarkedDone(t *testing.T) {
+	h := newHarness(t)
+	ctx := timeout(t, 20*time.Second)
+	sum := h.sim.AddArchiveFile(sim.ArchiveFile{MeetingUUID: "m", ID: "o", Size: 5000, CompleteTime: time.Now().UTC().Add(-30 * time.Minute)})
+	if err := h.poller(h.options()).Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	kv, _ := h.js.KeyValue(ctx, archive.DefaultStateBucket)
+	if err := kv.Purge(ctx, acct+".file.o"); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := h.sim.ArchiveDownloads()
+	if err := h.poller(h.options()).Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := h.sim.ArchiveDownloads()
+	if h.sim.ArchiveCounts().ListRequests < 3 {
+		t.Fatal("the second poll did not list the file's window")
+	}
+	if after["o"] != before["o"] {
+		t.Error("a stored object was fetched again")
+	}
+	if !h.doneKeys(ctx)["o"] {
+		t.Error("not marked done")
+	}
+	checkObjects(t, ctx, h, map[string]string{"o": sum})
+	checkNotices(t, ctx, h, map[string]string{"o": sum})
+}
