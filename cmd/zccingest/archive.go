@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -68,7 +69,11 @@ func cmdArchive(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a := cfg.Archive
+	// The host names this poller in the poll lease: a restarted process
+	// takes its own lease back at once instead of waiting for it to lapse.
+	host, _ := os.Hostname()
 	p, err := archive.New(ctx, archive.Options{
+		Instance: host,
 		Tokens: tokens, APIURL: a.APIURL, JetStream: js,
 		SubjectPrefix: cfg.NATS.SubjectPrefix, AccountID: a.AccountID,
 		PollInterval: a.PollInterval.D(), Backfill: a.Backfill.D(), Overlap: a.Overlap.D(), PageSize: a.PageSize,

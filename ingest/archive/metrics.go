@@ -22,7 +22,7 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "zccingest_archive_polls_total", Help: "Archive polls, by result (ok, error).",
+			Name: "zccingest_archive_polls_total", Help: "Archive polls, by result (ok, error, skipped: another poller held the lease).",
 		}, []string{"result"}),
 		stored: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "zccingest_archive_files_stored_total", Help: "Archived files stored and announced.",

@@ -81,6 +81,24 @@ func lower(s string) string {
 // earliest file that is still pending (processing at Zoom, or failed here),
 // so that no file is skipped.
 func (p *Poller) Poll(ctx context.Context) (err error) {
+	rev, ok, err := p.acquire(ctx)
+	if err != nil {
+		p.m.polls.WithLabelValues("error").Inc()
+		return err
+	}
+	if !ok {
+		p.m.polls.WithLabelValues("skipped").Inc()
+		p.opts.Logger.Debug().Msg("another poller of this account holds the poll lease; leaving this poll to it")
+		return nil
+	}
+	defer p.release(rev)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go p.hold(ctx, rev, cancel)
+	return p.poll(ctx)
+}
+
+func (p *Poller) poll(ctx context.Context) (err error) {
 	defer func() {
 		if err != nil {
 			p.m.polls.WithLabelValues("error").Inc()

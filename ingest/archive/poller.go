@@ -82,14 +82,20 @@ type Options struct {
 	ReadTimeout time.Duration
 	// RetryWait is the first wait after a broken download or a 429
 	// without Retry-After; it doubles per attempt. Default 1s.
-	RetryWait  time.Duration
+	RetryWait time.Duration
+	// Instance names this poller in the poll lease; default host, pid
+	// and a random suffix. LeaseTTL is how long a lease outlives a holder
+	// that stopped renewing it; default 1m.
+	Instance   string
+	LeaseTTL   time.Duration
 	Logger     zerolog.Logger
 	Registerer prometheus.Registerer // nil: metrics are not registered
 	Now        func() time.Time      // default time.Now
 }
 
-// A Poller fetches archived files into NATS. Run it once per account: two
-// pollers of one account store each file once but download it twice.
+// A Poller fetches archived files into NATS. Several pollers of one account
+// (a 1+1 pair) take turns: a lease in the state bucket lets one poll at a
+// time.
 type Poller struct {
 	opts    Options
 	obs     jetstream.ObjectStore
@@ -129,6 +135,10 @@ func New(ctx context.Context, opts Options) (*Poller, error) {
 	def(&opts.Overlap, DefaultOverlap)
 	def(&opts.MaxRetryAfter, DefaultMaxRetryAfter)
 	def(&opts.RetryWait, time.Second)
+	def(&opts.LeaseTTL, time.Minute)
+	if opts.Instance == "" {
+		opts.Instance = defaultInstance()
+	}
 	if opts.APIURL == "" {
 		opts.APIURL = DefaultAPIURL
 	}
