@@ -74,7 +74,7 @@ func cmdArchive(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	host, _ := os.Hostname()
 	p, err := archive.New(ctx, archive.Options{
 		Instance: host,
-		Tokens: tokens, APIURL: a.APIURL, JetStream: js,
+		Tokens:   tokens, APIURL: a.APIURL, JetStream: js,
 		SubjectPrefix: cfg.NATS.SubjectPrefix, AccountID: a.AccountID,
 		PollInterval: a.PollInterval.D(), Backfill: a.Backfill.D(), Overlap: a.Overlap.D(), PageSize: a.PageSize,
 		Bucket: a.Bucket, StateBucket: a.StateBucket, VerifyFingerprint: a.Fingerprint(),
