@@ -58,24 +58,26 @@ func (p *Poller) acquire(ctx context.Context) (rev uint64, ok bool, err error) {
 }
 
 // hold renews the lease until ctx ends, and cancels the poll (lost) if it
-// cannot: a poller that may have lost the lease must not go on.
-func (p *Poller) hold(ctx context.Context, rev uint64, lost context.CancelFunc) {
+// cannot: a poller that may have lost the lease must not go on. It returns
+// the lease's last revision, 0 if lost.
+func (p *Poller) hold(ctx context.Context, rev uint64, lost context.CancelFunc) uint64 {
 	t := time.NewTicker(p.opts.LeaseTTL / 3)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return rev
 		case <-t.C:
 		}
 		data, _ := json.Marshal(lease{Holder: p.opts.Instance, Until: p.opts.Now().Add(p.opts.LeaseTTL)})
 		r, err := p.kv.Update(ctx, p.leaseKey(), data, rev)
 		if err != nil {
-			if ctx.Err() == nil {
-				p.opts.Logger.Error().Err(err).Msg("archive poll lease lost; stopping this poll")
-				lost()
+			if ctx.Err() != nil {
+				return rev // the poll ended while renewing
 			}
-			return
+			p.opts.Logger.Error().Err(err).Msg("archive poll lease lost; stopping this poll")
+			lost()
+			return 0
 		}
 		rev = r
 	}
@@ -84,6 +86,9 @@ func (p *Poller) hold(ctx context.Context, rev uint64, lost context.CancelFunc) 
 // release gives the lease up at the end of a poll, so that the other
 // poller of a pair may take the next.
 func (p *Poller) release(rev uint64) {
+	if rev == 0 {
+		return // lost: not ours to delete
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := p.kv.Delete(ctx, p.leaseKey(), jetstream.LastRevision(rev)); err != nil {

@@ -91,11 +91,13 @@ func (p *Poller) Poll(ctx context.Context) (err error) {
 		p.opts.Logger.Debug().Msg("another poller of this account holds the poll lease; leaving this poll to it")
 		return nil
 	}
-	defer p.release(rev)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go p.hold(ctx, rev, cancel)
-	return p.poll(ctx)
+	pctx, cancel := context.WithCancel(ctx)
+	held := make(chan uint64, 1)
+	go func() { held <- p.hold(pctx, rev, cancel) }()
+	err = p.poll(pctx)
+	cancel()
+	p.release(<-held) // the revision of the last renewal
+	return err
 }
 
 func (p *Poller) poll(ctx context.Context) (err error) {

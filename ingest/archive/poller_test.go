@@ -277,3 +277,22 @@ func TestPairDownloadsOnce(t *testing.T) {
 	checkObjects(t, ctx, h, sums)
 	checkNotices(t, ctx, h, sums)
 }
+
+// A poll that outlasts several renewals still leaves the lease free at its
+// end: the other poller of a pair need not wait for it to lapse.
+func TestLeaseReleasedAfterRenewals(t *testing.T) {
+	h := newHarness(t)
+	ctx := timeout(t, 20*time.Second)
+	h.sim.AddArchiveFile(sim.ArchiveFile{MeetingUUID: "m", ID: "slow", Size: 64 << 10, CompleteTime: time.Now().UTC().Add(-time.Hour)})
+	h.sim.SetArchiveFaults(sim.ArchiveFaults{BytesPerSecond: 128 << 10}) // half a second
+	opts := h.options()
+	opts.LeaseTTL = 150 * time.Millisecond // renewed every 50ms
+	if err := h.poller(opts).Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	kv, _ := h.js.KeyValue(ctx, archive.DefaultStateBucket)
+	e, err := kv.Get(ctx, acct+".lease")
+	if err == nil {
+		t.Errorf("lease still held after the poll: %s (revision %d)", e.Value(), e.Revision())
+	}
+}
