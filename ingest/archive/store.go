@@ -95,6 +95,8 @@ func (p *Poller) store(ctx context.Context, f pending) error {
 		return fmt.Errorf("archive: marking %s done in KV %s: %w", name, p.opts.StateBucket, err)
 	}
 	p.m.stored.Inc()
+	p.opts.Logger.Info().Str("object", name).Int64("size", f.file.FileSize).Str("meeting_uuid", f.meeting.UUID).
+		Str("file_type", f.file.FileType).Msg("archived file stored")
 	return nil
 }
 
