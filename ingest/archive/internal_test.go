@@ -3,6 +3,7 @@ package archive
 import (
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -70,5 +71,14 @@ func TestDecodeFixture(t *testing.T) {
 	}
 	if f.Problem() != "" || !f.Completed() || f.FileSize != 529620 || f.SHA256() == "" || f.FileType != "MP4" || f.RecordingType == "" {
 		t.Errorf("file %+v (problem %q)", f, f.Problem())
+	}
+}
+
+func TestHeaderValue(t *testing.T) {
+	if got := headerValue("MP4\r\nNats-Msg-Id: x"); got != "MP4__Nats-Msg-Id: x" {
+		t.Errorf("headerValue = %q", got)
+	}
+	if got := headerValue(strings.Repeat("a", 1000)); len(got) != 256 {
+		t.Errorf("headerValue kept %d bytes", len(got))
 	}
 }

@@ -70,11 +70,14 @@ func (p *Poller) store(ctx context.Context, f pending) error {
 		p.opts.Logger.Info().Str("object", name).Msg("archived file already stored by an earlier run; completing it")
 	}
 	now := p.opts.Now().UTC()
+	// Every string from Zoom is clipped: the notice must fit NATS's
+	// max_payload whatever the list said.
 	n := Notice{
-		AccountID: p.opts.AccountID, MeetingUUID: f.meeting.UUID, MeetingID: f.meeting.ID, Topic: f.meeting.Topic,
-		HostID: f.meeting.HostID, MeetingType: f.meeting.MeetingType, StartTime: f.meeting.StartTime, CompleteTime: f.meeting.CompleteTime,
-		FileID: f.file.ID, FileType: f.file.FileType, FileExtension: f.file.FileExtension, RecordingType: f.file.RecordingType,
-		Individual: f.file.Individual, Participant: f.file.ParticipantEmail,
+		AccountID: p.opts.AccountID, MeetingUUID: f.meeting.UUID, MeetingID: f.meeting.ID, Topic: clip(f.meeting.Topic),
+		HostID: clip(f.meeting.HostID), MeetingType: clip(f.meeting.MeetingType), StartTime: clip(f.meeting.StartTime),
+		CompleteTime: clip(f.meeting.CompleteTime), FileID: f.file.ID, FileType: clip(f.file.FileType),
+		FileExtension: f.file.FileExtension, RecordingType: clip(f.file.RecordingType),
+		Individual: f.file.Individual, Participant: clip(f.file.ParticipantEmail),
 		Size: f.file.FileSize, SHA256: digest, Bucket: p.opts.Bucket, Object: name, StoredAt: now,
 	}
 	body, err := json.Marshal(n)
@@ -85,7 +88,7 @@ func (p *Poller) store(ctx context.Context, f pending) error {
 	msg.Data = body
 	msg.Header.Set(nats.MsgIdHdr, "archive."+p.acct+"."+f.key)
 	msg.Header.Set("Zoom-Account-Id", p.opts.AccountID)
-	msg.Header.Set("Zoom-Archive-File-Id", f.file.ID)
+	msg.Header.Set("Zoom-Archive-File-Id", headerValue(f.file.ID))
 	msg.Header.Set("Content-Type", "application/json")
 	if _, err := p.opts.JetStream.PublishMsg(ctx, msg); err != nil {
 		return fmt.Errorf("archive: publishing the notice on %s: %w", p.subject, err)
@@ -183,11 +186,11 @@ func (p *Poller) downloadOnce(ctx context.Context, name string, f pending) (stri
 	v := &verifier{r: io.LimitReader(body, f.file.FileSize+1), h: sha256.New(), want: f.file.FileSize, wantSHA: want}
 	meta := jetstream.ObjectMeta{
 		Name:        name,
-		Description: f.file.FileType + " " + f.file.RecordingType,
+		Description: headerValue(f.file.FileType + " " + f.file.RecordingType),
 		Headers: nats.Header{
-			"Zoom-Meeting-Uuid":    []string{f.meeting.UUID},
-			"Zoom-Archive-File-Id": []string{f.file.ID},
-			"Zoom-File-Type":       []string{f.file.FileType},
+			"Zoom-Meeting-Uuid":    []string{headerValue(f.meeting.UUID)},
+			"Zoom-Archive-File-Id": []string{headerValue(f.file.ID)},
+			"Zoom-File-Type":       []string{headerValue(f.file.FileType)},
 			"Zoom-File-Size":       []string{strconv.FormatInt(f.file.FileSize, 10)},
 		},
 	}
@@ -268,3 +271,18 @@ func (ir *idleReader) Read(b []byte) (int, error) {
 }
 
 func (ir *idleReader) stalled() bool { return ir.fired || !ir.timer.Stop() }
+
+// headerValue makes s safe as a NATS header value: a control character
+// (CR, LF) from outside would end the header early and corrupt the message.
+func headerValue(s string) string {
+	if len(s) > 256 {
+		s = s[:256]
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if c < ' ' || c == 0x7f {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
