@@ -22,6 +22,9 @@ type httpError struct {
 }
 
 func (e *httpError) Error() string {
+	if e.Status == 0 { // refused before any request
+		return e.What + ": " + e.Body
+	}
 	hint := ""
 	switch e.Status {
 	case http.StatusUnauthorized:
