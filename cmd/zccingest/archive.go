@@ -224,3 +224,12 @@ func exchangeApp(cfg *config.Config, forArchive bool, stderr io.Writer) (session
 	}
 	return oauthApp(cfg.Zoom), true
 }
+
+// eventScopesMissing is session.Missing for a file with subscriptions; an
+// archive-only file's app needs none of the contact-center scopes.
+func eventScopesMissing(cfg *config.Config, granted []string) []session.ScopeNeed {
+	if len(cfg.Subscriptions) == 0 {
+		return nil
+	}
+	return session.Missing(granted)
+}

@@ -211,3 +211,20 @@ archive:
 		t.Errorf("exit %d: %s", code, errOut)
 	}
 }
+
+// check on an archive-only file: the archiving app's scope is all it asks.
+func TestCheckArchiveOnlyFile(t *testing.T) {
+	s := startSim(t, sim.Options{Scopes: "recording:read:admin"})
+	o := s.Options()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "a.yaml")
+	os.WriteFile(cfg, fmt.Appendf(nil, `
+zoom: {account_id: %s, client_id: %s, client_secret: %s, token_url: %q}
+archive: {api_url: %q}
+nats: {embedded: {listen: "127.0.0.1:%d", store_dir: %s}}
+`, o.AccountID, o.ClientID, o.ClientSecret, s.TokenURL(), s.ArchiveAPIURL(), freePort(t), filepath.Join(dir, "nats")), 0o600)
+	code, out, errOut := runCmd(t, "check", "--config", cfg)
+	if code != 0 || strings.Contains(out, "MISSING") || !strings.Contains(out, "archive list: ok") {
+		t.Errorf("exit %d\n%s%s", code, out, errOut)
+	}
+}

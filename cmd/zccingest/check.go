@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	"github.com/rs/zerolog"
-
-	"github.com/zccingest/zccingest/session"
 )
 
 // cmdCheck validates the config, connects to NATS, fetches a token,
@@ -31,7 +29,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		problems++
 	} else {
 		fmt.Fprintf(stdout, "token: ok, expires %s\nscopes granted: %s\n", tok.Expiry.Format("15:04:05"), strings.Join(tok.Scopes, " "))
-		for _, need := range session.Missing(tok.Scopes) {
+		for _, need := range eventScopesMissing(cfg, tok.Scopes) {
 			problems++
 			fmt.Fprintf(stdout, "scopes: MISSING for %s: one of %s\n", need.Events, strings.Join(need.Scopes, ", "))
 		}
