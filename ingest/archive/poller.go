@@ -218,6 +218,11 @@ func (p *Poller) Trigger(meetingUUID string) {
 // failed poll is logged and tried again at the next tick: nothing it did
 // not store is marked done.
 func (p *Poller) Run(ctx context.Context) error {
+	if n, err := p.CleanOrphans(ctx, DefaultOrphanAge); err != nil {
+		p.opts.Logger.Warn().Err(err).Msg("orphaned chunks of unfinished downloads not cleaned; trying at the next start")
+	} else if n > 0 {
+		p.opts.Logger.Info().Int("objects", n).Msg("removed the chunks of downloads a stopped process left unfinished")
+	}
 	for {
 		if err := p.Poll(ctx); err != nil {
 			if ctx.Err() != nil {

@@ -296,3 +296,32 @@ func TestLeaseReleasedAfterRenewals(t *testing.T) {
 		t.Errorf("lease still held after the poll: %s (revision %d)", e.Value(), e.Revision())
 	}
 }
+
+// Chunks a killed process left behind (a Put that never committed) are
+// removed; the chunks of stored objects are not.
+func TestCleanOrphans(t *testing.T) {
+	h := newHarness(t)
+	ctx := timeout(t, 20*time.Second)
+	sum := h.sim.AddArchiveFile(sim.ArchiveFile{MeetingUUID: "m", ID: "kept", Size: 300 << 10, CompleteTime: time.Now().UTC().Add(-time.Hour)})
+	p := h.poller(h.options())
+	if err := p.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	orphan := "$O." + archive.DefaultBucket + ".C.OrphanNuid0000000000"
+	for range 3 {
+		if _, err := h.js.Publish(ctx, orphan, make([]byte, 1000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := p.CleanOrphans(ctx, time.Hour); err != nil || n != 0 {
+		t.Errorf("recent chunks removed: %d, %v", n, err)
+	}
+	if n, err := p.CleanOrphans(ctx, 0); err != nil || n != 1 {
+		t.Fatalf("CleanOrphans = %d, %v; want 1", n, err)
+	}
+	st, _ := h.js.Stream(ctx, "OBJ_"+archive.DefaultBucket)
+	if _, err := st.GetLastMsgForSubject(ctx, orphan); err == nil {
+		t.Error("orphaned chunks still there")
+	}
+	checkObjects(t, ctx, h, map[string]string{"kept": sum})
+}
