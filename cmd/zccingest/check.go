@@ -39,7 +39,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		problems++
 	} else {
 		fmt.Fprintf(stdout, "token: ok, expires %s\nscopes granted: %s\n", tok.Expiry.Format("15:04:05"), strings.Join(tok.Scopes, " "))
-		for _, need := range session.Missing(tok.Scopes) {
+		for _, need := range eventScopesMissing(cfg, tok.Scopes) {
 			problems++
 			fmt.Fprintf(stdout, "scopes: MISSING for %s: one of %s\n", need.Events, strings.Join(need.Scopes, ", "))
 		}
@@ -52,6 +52,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			problems += checkSubscriptions(ctx, cfg, src, tok, stdout)
 		}
 	}
+	problems += checkArchive(ctx, cfg, stdout)
 	if problems > 0 {
 		fmt.Fprintf(stdout, "%d problem(s) found\n", problems)
 		return exitFail

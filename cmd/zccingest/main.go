@@ -45,6 +45,7 @@ func commands() []command {
 		{"replay", "publish captured frames through the decode and publish path", cmdReplay},
 		{"tail", "print normalized events as they arrive", cmdTail},
 		{"version", "print version, commit and Go version", cmdVersion},
+		{"archive", "poll Zoom's archived meeting files into the NATS Object Store", cmdArchive},
 	}
 }
 

@@ -38,6 +38,8 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	refreshToken := fs.String("refresh-token", "", "OAuth-app mode: the refresh token accepted first (rotated on every refresh)")
 	authCode := fs.String("auth-code", "", "OAuth-app mode: the authorization code accepted once")
 	malformedEvery := fs.Int("malformed-every", 0, "send a malformed frame after every `n` events (0: never)")
+	archiveFiles := fs.Int("archive-files", 0, "archived files served on /v2/archive_files, one a minute back from now (0: none)")
+	archiveSize := fs.Int64("archive-file-size", 1<<20, "size of each archived file in `bytes`")
 	if done, rc := parseFlags(fs, args, stderr); done {
 		return rc
 	}
@@ -61,9 +63,16 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	defer s.Close()
+	for i := range *archiveFiles {
+		s.AddArchiveFile(sim.ArchiveFile{MeetingUUID: fmt.Sprintf("simmeeting%d==", i/2), ID: fmt.Sprintf("simfile%d", i),
+			Size: *archiveSize, CompleteTime: time.Now().UTC().Add(-time.Duration(i+1) * time.Minute)})
+	}
 	o := s.Options()
 	fmt.Fprintf(stdout, "Zoom simulator on %s\n  token_url:     %s\n  websocket_url: %s\n  account_id:    %s\n  client_id:     %s\n  client_secret: %s\n  subscriptions: %s\n",
 		s.Addr(), s.TokenURL(), s.WebSocketURL(), o.AccountID, o.ClientID, o.ClientSecret, strings.Join(o.Subscriptions, ", "))
+	if *archiveFiles > 0 {
+		fmt.Fprintf(stdout, "  archive api:   %s (%d files)\n", s.ArchiveAPIURL(), *archiveFiles)
+	}
 
 	// Events go out once a subscription is connected: Zoom sends to open
 	// sockets only.

@@ -24,6 +24,7 @@ func cmdToken(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	path := fs.String("config", "", "configuration `file` (with zoom.oauth_app)")
 	code := fs.String("code", "", "the authorization `code` from the install redirect. Visible to every user of the host in the process list while\nthe command runs: prefer $"+codeEnv+", or standard input (the default, and --code -)")
 	redirect := fs.String("redirect-uri", "", "the app's redirect `URI`, exactly as registered")
+	forArchive := fs.Bool("archive", false, "for archive.oauth_app, the archiving app, instead of zoom.oauth_app")
 	if done, rc := parseFlags(fs, args[1:], stderr); done {
 		return rc
 	}
@@ -31,8 +32,8 @@ func cmdToken(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if cfg == nil {
 		return rc
 	}
-	if cfg.Zoom.OAuthApp == nil {
-		fmt.Fprintln(stderr, "zccingest: zoom.oauth_app: token exchange is for OAuth apps; this config uses a Server-to-Server app")
+	app, ok := exchangeApp(cfg, *forArchive, stderr)
+	if !ok {
 		return exitConfig
 	}
 	if *redirect == "" {
@@ -47,12 +48,12 @@ func cmdToken(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "zccingest: %v\n", err)
 		return exitConfig
 	}
-	scopes, err := session.Exchange(ctx, oauthApp(cfg.Zoom), c, *redirect, nil)
+	scopes, err := session.Exchange(ctx, app, c, *redirect, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "zccingest: token exchange: %v\n", err)
 		return exitFail
 	}
-	fmt.Fprintf(stdout, "refresh token stored in %s\nscopes: %s\n", cfg.Zoom.OAuthApp.RefreshTokenFile, strings.Join(scopes, " "))
+	fmt.Fprintf(stdout, "refresh token stored in %s\nscopes: %s\n", app.RefreshTokenFile, strings.Join(scopes, " "))
 	return exitOK
 }
 

@@ -47,6 +47,7 @@ type Config struct {
 	Capture       Capture        `yaml:"capture"`
 	HTTP          HTTP           `yaml:"http"`
 	Log           Log            `yaml:"log"`
+	Archive       *Archive       `yaml:"archive"` // nil: no archive poller
 }
 
 // Zoom holds the app's credentials and Zoom's endpoints. A deployment uses a
@@ -246,6 +247,7 @@ func (c *Config) setDefaults(present map[string]bool) {
 	setString(&c.HTTP.Listen, DefaultHTTPListen)
 	setString(&c.Log.Level, "info")
 	setString(&c.Log.Format, "json")
+	c.setArchiveDefaults(unset)
 }
 
 func setString(s *string, def string) {
@@ -293,7 +295,7 @@ func (c *Config) validate() error {
 		return errorf("zoom.heartbeat_timeout", "%s is out of range: 1s to 1m (a half-open socket loses events until it passes)", ht)
 	}
 
-	if len(c.Subscriptions) == 0 {
+	if len(c.Subscriptions) == 0 && c.Archive == nil { // an archive-only file needs none
 		return errorf("subscriptions", "at least one subscription is required")
 	}
 	if len(c.Subscriptions) > MaxSubscriptions {
@@ -383,7 +385,7 @@ func (c *Config) validate() error {
 	default:
 		return errorf("log.format", "%q is not one of json, console", c.Log.Format)
 	}
-	return nil
+	return c.validateArchive()
 }
 
 // resolve takes the subscription id from url when only url is given, and

@@ -112,17 +112,60 @@ func Connect(ctx context.Context, opts Options) (*Conn, error) {
 		return nil, err
 	}
 	c.cur.Store(l)
-	if l.js != nil && l.nc.IsConnected() {
-		// NATS may be down at start-up; the publisher creates the stream
-		// when it answers.
-		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := c.EnsureStream(sctx)
-		cancel()
-		if err != nil {
-			c.log.Warn().Err(err).Msg("stream not ready yet; events are held until it is")
-		}
+	if l.js != nil {
+		c.ensureStream(ctx)
 	}
 	return c, nil
+}
+
+// ensureStream makes sure the stream exists before the first event needs
+// it: at once when NATS answers, else in the background until it does
+// (NATS down at start-up, a cluster still electing its JetStream leader),
+// so that consumers find the stream even while no event has come yet. The
+// publisher also creates it when a publish finds it missing.
+func (c *Conn) ensureStream(ctx context.Context) {
+	try := func(ctx context.Context) error {
+		if !c.NATS().IsConnected() {
+			return errors.New("not connected")
+		}
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		return c.EnsureStream(sctx)
+	}
+	err := try(ctx)
+	if err == nil {
+		return
+	}
+	c.log.Warn().Err(err).Msg("stream not ready yet; events are held until it is")
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing.Load() {
+		return
+	}
+	c.redials.Add(1)
+	go func() {
+		defer c.redials.Done()
+		bg, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() {
+			select {
+			case <-c.done:
+				cancel()
+			case <-bg.Done():
+			}
+		}()
+		for wait := 250 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+			select {
+			case <-time.After(wait):
+			case <-c.done:
+				return
+			}
+			if err := try(bg); err == nil {
+				c.log.Info().Str("stream", c.opts.Stream).Msg("stream ready")
+				return
+			}
+		}
+	}()
 }
 
 func (c *Conn) dial(retry bool) (*link, error) {

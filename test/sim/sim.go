@@ -98,6 +98,7 @@ type Server struct {
 	gaps       []Gap
 	tokenReqs  int
 	codeUsed   bool
+	arch       *archiveState
 }
 
 type conn struct {
@@ -144,6 +145,7 @@ func New(opts Options) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /oauth/token", s.handleToken)
 	mux.HandleFunc("GET /ws", s.handleWS)
+	s.arch = registerArchive(s, mux)
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	return s
 }
