@@ -19,9 +19,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
-	"github.com/zccingest/zccingest/ingest/natsout"
 	"github.com/zccingest/zccingest/ingest/archive"
 	"github.com/zccingest/zccingest/ingest/config"
+	"github.com/zccingest/zccingest/ingest/natsout"
 	"github.com/zccingest/zccingest/session"
 )
 
