@@ -31,7 +31,10 @@ pids+=($!)
 pids+=($!)
 echo "simulator on 127.0.0.1:$ZCC_DEMO_SIM_PORT, NATS on 127.0.0.1:$ZCC_DEMO_NATS_PORT, metrics on http://127.0.0.1:$ZCC_DEMO_HTTP_PORT/metrics"
 echo "logs in data/demo/; frames journaled in data/demo/capture (try: $BIN replay data/demo/capture/*)"
-"$BIN" tail --nats "nats://127.0.0.1:$ZCC_DEMO_NATS_PORT" 'zoom.>' &
+# tail connects as the consumer role, with the seed run makes on its first
+# start in data/demo/credentials (the embedded server admits no one without).
+for _ in $(seq 100); do [ -s data/demo/credentials/consumer.nk ] && break; sleep 0.1; done
+"$BIN" tail --config configs/demo.yaml 'zoom.>' &
 pids+=($!)
 if [ -n "${DEMO_SECONDS:-}" ]; then
   sleep "$DEMO_SECONDS"

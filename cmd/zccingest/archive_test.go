@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/zccingest/zccingest/ingest/config"
+	"github.com/zccingest/zccingest/ingest/natsauth"
 	"github.com/zccingest/zccingest/test/sim"
 )
 
@@ -71,20 +72,10 @@ http: {listen: "off"}
 	exit := make(chan int, 1)
 	go func() { exit <- run(ctx, []string{"archive", "--config", cfg}, &bytes.Buffer{}, &stderr) }()
 
-	var nc *nats.Conn
-	for nc == nil {
-		c, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", port), nats.RetryOnFailedConnect(false))
-		if err == nil {
-			nc = c
-			break
-		}
-		select {
-		case code := <-exit:
-			t.Fatalf("archive exited %d: %s", code, stderr.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	defer nc.Close()
+	// A CTI adapter reads (the consumer role); run publishes the event
+	// (the publisher role).
+	nc := connectRole(t, filepath.Join(dir, "credentials"), port, natsauth.Consumer)
+	pub := connectRole(t, filepath.Join(dir, "credentials"), port, natsauth.Publisher)
 	js, _ := jetstream.New(nc)
 	notices := make(chan *nats.Msg, 10)
 	sub, _ := nc.ChanSubscribe("zoom."+o.AccountID+".archive.file", notices)
@@ -96,7 +87,7 @@ http: {listen: "off"}
 	ev := nats.NewMsg("zoom." + o.AccountID + ".unknown.recording.archive_files_completed")
 	ev.Header.Set("Zoom-Event", "recording.archive_files_completed")
 	ev.Data = []byte(`{"event":"recording.archive_files_completed","object":{"uuid":"mB==","archive_files":[]}}`)
-	if err := nc.PublishMsg(ev); err != nil {
+	if err := pub.PublishMsg(ev); err != nil {
 		t.Fatal(err)
 	}
 	waitObject(t, ctx, js, o.AccountID+"/f2.mp4")

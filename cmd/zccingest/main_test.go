@@ -11,7 +11,11 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/nats-io/nats.go"
+
+	"github.com/zccingest/zccingest/ingest/natsauth"
 	"github.com/zccingest/zccingest/test/sim"
 )
 
@@ -147,5 +151,26 @@ func TestSimCommand(t *testing.T) {
 	cancel()
 	if code := <-done; code != exitOK {
 		t.Errorf("sim exited %d", code)
+	}
+}
+
+// connectRole connects to an embedded server on port as role, with the
+// seed from credsDir, once the server has made it and answers.
+func connectRole(t *testing.T, credsDir string, port int, role string, opts ...nats.Option) *nats.Conn {
+	t.Helper()
+	ctx := testCtx(t, 20*time.Second)
+	for {
+		if auth, err := natsauth.ClientOption(natsauth.SeedFile(credsDir, role)); err == nil {
+			nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", port), append(opts, auth)...)
+			if err == nil {
+				t.Cleanup(nc.Close)
+				return nc
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no %s connection to the embedded server on port %d", role, port)
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 }

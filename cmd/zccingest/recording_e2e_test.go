@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/zccingest/zccingest/events"
+	"github.com/zccingest/zccingest/ingest/natsauth"
 	"github.com/zccingest/zccingest/test/sim"
 )
 
@@ -41,11 +42,7 @@ http: {listen: "off"}
 			t.Fatal(err)
 		}
 	}
-	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", natsPort), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := connectRole(t, filepath.Join(dir, "credentials"), natsPort, natsauth.Consumer, nats.MaxReconnects(-1))
 	in := make(chan *nats.Msg, 1000)
 	if _, err := nc.ChanSubscribe("zoom.>", in); err != nil {
 		t.Fatal(err)

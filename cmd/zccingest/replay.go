@@ -16,6 +16,7 @@ import (
 	"github.com/zccingest/zccingest/ingest"
 	"github.com/zccingest/zccingest/ingest/capture"
 	"github.com/zccingest/zccingest/ingest/config"
+	"github.com/zccingest/zccingest/ingest/natsauth"
 	"github.com/zccingest/zccingest/ingest/natsout"
 )
 
@@ -24,9 +25,8 @@ import (
 // capture's time).
 func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	path := fs.String("config", "", "take NATS settings (nats section) from this configuration `file`")
-	natsURL := fs.String("nats", "nats://127.0.0.1:4222", "NATS `URL` when no -config is given")
-	stream := fs.String("stream", config.DefaultStream, "JetStream `stream` when no -config is given (\"\" for core NATS)")
+	cf := addClientFlags(fs, natsauth.Publisher)
+	stream := fs.String("stream", config.DefaultStream, "JetStream `stream` when no --config is given (\"\" for core NATS)")
 	speed := fs.Float64("speed", 0, "pace: 0 as fast as possible, 1 as recorded, 10 ten times faster")
 	skipBad := fs.Bool("skip-bad", false, "pass over every damaged line (counted); without it only a damaged last line,\nwhich a killed writer leaves, is passed over, and any other makes the exit status 1")
 	stall := fs.Duration("stall-timeout", 30*time.Second, "give up when NATS acknowledges nothing for this `long` while events wait")
@@ -42,16 +42,17 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fs.Usage()
 		return exitConfig
 	}
-	cfg := &config.Config{NATS: config.DefaultNATS(), Log: config.Log{Level: "warn", Format: "console"}}
-	if *path != "" {
-		c, rc := loadConfig(*path, stderr)
-		if c == nil {
-			return rc
-		}
-		cfg = c
+	section, fileCfg, rc := cf.natsSection(natsauth.Publisher, stderr)
+	if rc != exitOK {
+		return rc
+	}
+	cfg := &config.Config{NATS: section, Log: config.Log{Level: "warn", Format: "console"}}
+	if fileCfg != nil {
+		cfg = fileCfg
+		cfg.NATS = section
 		cfg.Capture.Dir = "" // replay journals nothing
 	} else {
-		cfg.NATS.URL, cfg.NATS.Stream = *natsURL, stream
+		cfg.NATS.Stream = stream
 	}
 	skips := &skipped{all: *skipBad, w: stderr}
 	subs, total, err := scanCaptures(files)

@@ -11,14 +11,17 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
 
 	"github.com/zccingest/zccingest/events"
+	"github.com/zccingest/zccingest/ingest/natsauth"
+	"github.com/zccingest/zccingest/ingest/natsout"
 )
 
 // cmdTail prints normalized events as they arrive, one line each.
 func cmdTail(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("tail", flag.ContinueOnError)
-	natsURL := fs.String("nats", "nats://127.0.0.1:4222", "NATS `URL` (the embedded server's default listen address)")
+	cf := addClientFlags(fs, natsauth.Consumer)
 	asJSON := fs.Bool("json", false, "print each message's JSON body as it is")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: zccingest tail [flags] [SUBJECT]\n\nPrints events as they arrive; SUBJECT defaults to zoom.> (everything).")
@@ -31,9 +34,18 @@ func cmdTail(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		subject = fs.Arg(0)
 	}
-	nc, err := nats.Connect(*natsURL, nats.Name("zccingest-tail"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))
+	n, _, rc := cf.natsSection(natsauth.Consumer, stderr)
+	if rc != exitOK {
+		return rc
+	}
+	auth, err := natsout.AuthOptions(natsOptions(n, "zccingest-tail", zerolog.Nop()))
 	if err != nil {
-		fmt.Fprintf(stderr, "zccingest tail: connecting to %s: %v\n", *natsURL, err)
+		fmt.Fprintf(stderr, "zccingest tail: %v\n", err)
+		return exitConfig
+	}
+	nc, err := nats.Connect(n.URL, append(auth, nats.Name("zccingest-tail"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))...)
+	if err != nil {
+		fmt.Fprintf(stderr, "zccingest tail: connecting to %s: %v\n", n.URL, err)
 		return exitFail
 	}
 	defer nc.Close()
@@ -55,10 +67,10 @@ func cmdTail(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// Say "tailing" only once the server has the subscription: what is
 	// published after this line is printed.
 	if err := nc.FlushTimeout(10 * time.Second); err != nil {
-		fmt.Fprintf(stderr, "zccingest tail: %s: %v\n", *natsURL, err)
+		fmt.Fprintf(stderr, "zccingest tail: %s: %v\n", n.URL, err)
 		return exitFail
 	}
-	fmt.Fprintf(stderr, "tailing %s on %s (Ctrl-C to stop)\n", subject, *natsURL)
+	fmt.Fprintf(stderr, "tailing %s on %s (Ctrl-C to stop)\n", subject, n.URL)
 	<-ctx.Done()
 	return exitOK
 }

@@ -102,7 +102,10 @@ func natsOptions(n config.NATS, name string, log zerolog.Logger) natsout.Options
 		URL: n.URL, Name: name,
 		CredsFile: n.CredsFile, NKeyFile: n.NKeyFile, User: n.User, Password: string(n.Password), Token: string(n.Token),
 		CAFile: n.TLS.CAFile, CertFile: n.TLS.CertFile, KeyFile: n.TLS.KeyFile,
-		Embedded:      natsout.Embedded{Listen: n.Embedded.Listen, StoreDir: n.Embedded.StoreDir},
+		Embedded: natsout.Embedded{
+			Listen: n.Embedded.Listen, StoreDir: n.Embedded.StoreDir, CredentialsDir: n.Embedded.CredentialsDir,
+			TLSCertFile: n.Embedded.TLS.CertFile, TLSKeyFile: n.Embedded.TLS.KeyFile,
+		},
 		Stream:        n.StreamName(),
 		SubjectPrefix: n.SubjectPrefix, DuplicateWindow: n.DuplicateWindow.D(),
 		MaxAge: n.StreamMaxAge.D(), MaxBytes: int64(n.StreamMaxBytes), Replicas: n.StreamReplicas,

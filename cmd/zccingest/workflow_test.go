@@ -18,6 +18,7 @@ import (
 
 	"github.com/zccingest/zccingest/events"
 	"github.com/zccingest/zccingest/ingest/config"
+	"github.com/zccingest/zccingest/ingest/natsauth"
 	"github.com/zccingest/zccingest/test/sim"
 	"github.com/zccingest/zccingest/test/testnats"
 )
@@ -80,11 +81,7 @@ http: {listen: "off"}
 		}
 	}
 	// A CTI adapter on the embedded server sees when everything is in.
-	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", natsPort), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := connectRole(t, filepath.Join(dir, "credentials"), natsPort, natsauth.Consumer, nats.MaxReconnects(-1))
 	in := make(chan *nats.Msg, 200)
 	if _, err := nc.ChanSubscribe("zoom.>", in); err != nil {
 		t.Fatal(err)

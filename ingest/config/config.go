@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -121,6 +122,21 @@ func (n NATS) StreamName() string {
 type Embedded struct {
 	Listen   string `yaml:"listen"`
 	StoreDir string `yaml:"store_dir"`
+	// CredentialsDir holds the seeds of the server's users (package
+	// natsauth); default: credentials beside store_dir.
+	CredentialsDir string `yaml:"credentials_dir"`
+	// TLS for clients on other hosts; required when listen is not a
+	// loopback address, unless AllowPlaintext.
+	TLS EmbeddedTLS `yaml:"tls"`
+	// AllowPlaintext lets a non-loopback listen go without TLS: events and
+	// the nkey handshake's identity cross the network in clear.
+	AllowPlaintext bool `yaml:"allow_plaintext"`
+}
+
+// EmbeddedTLS is the embedded server's certificate.
+type EmbeddedTLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 }
 
 // TLS configures the connection to an outside NATS server.
@@ -223,6 +239,7 @@ func (c *Config) setDefaults(present map[string]bool) {
 	}
 	setString(&n.Embedded.Listen, DefaultEmbeddedListen)
 	setString(&n.Embedded.StoreDir, DefaultStoreDir)
+	setString(&n.Embedded.CredentialsDir, filepath.Join(filepath.Dir(filepath.Clean(n.Embedded.StoreDir)), "credentials"))
 	if unset("nats.buffer_events") {
 		n.BufferEvents = DefaultBufferEvents
 	}
@@ -360,6 +377,13 @@ func (c *Config) validate() error {
 		if err := checkListen("nats.embedded.listen", n.Embedded.Listen, 1); err != nil {
 			return err
 		}
+		e := n.Embedded
+		if (e.TLS.CertFile == "") != (e.TLS.KeyFile == "") {
+			return errorf("nats.embedded.tls", "cert_file and key_file go together")
+		}
+		if host, _, _ := net.SplitHostPort(e.Listen); !isLoopback(host) && e.TLS.CertFile == "" && !e.AllowPlaintext {
+			return errorf("nats.embedded.listen", "%s is reachable from other hosts: set nats.embedded.tls (cert_file, key_file), or allow_plaintext: true to send events in clear", e.Listen)
+		}
 	}
 	if (n.TLS.CertFile == "") != (n.TLS.KeyFile == "") {
 		return errorf("nats.tls", "cert_file and key_file go together")
@@ -483,8 +507,8 @@ func (c *Config) Warnings() []string {
 		}
 	}
 	if n.URL == "" {
-		if host, _, err := net.SplitHostPort(n.Embedded.Listen); err == nil && !isLoopback(host) {
-			w = append(w, fmt.Sprintf("nats.embedded.listen: %s is reachable from other hosts", n.Embedded.Listen))
+		if host, _, err := net.SplitHostPort(n.Embedded.Listen); err == nil && !isLoopback(host) && n.Embedded.TLS.CertFile == "" {
+			w = append(w, fmt.Sprintf("nats.embedded.listen: %s is reachable from other hosts without TLS (allow_plaintext): events cross the network in clear", n.Embedded.Listen))
 		}
 	}
 	return w

@@ -198,7 +198,8 @@ func TestWarnings(t *testing.T) {
 		{"nats: {url: 'tls://nats-1.example:4222', user: u, password: p}", ""},
 		{"nats: {url: 'nats://127.0.0.1:4222', token: t}", ""},
 		{"nats: {url: 'nats://nats-1.example:4222'}", ""},
-		{"nats: {embedded: {listen: '0.0.0.0:4222'}}", "nats.embedded.listen: 0.0.0.0:4222 is reachable from other hosts"},
+		{"nats: {embedded: {listen: '0.0.0.0:4222', allow_plaintext: true}}", "nats.embedded.listen: 0.0.0.0:4222 is reachable from other hosts without TLS"},
+		{"nats: {embedded: {listen: '0.0.0.0:4222', tls: {cert_file: c.pem, key_file: k.pem}}}", ""},
 		{"", ""},
 	} {
 		c, err := config.Parse([]byte(base + tc.nats))

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -22,6 +23,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/zccingest/zccingest/ingest"
+	"github.com/zccingest/zccingest/ingest/natsauth"
 	"github.com/zccingest/zccingest/ingest/zoomws"
 )
 
@@ -57,7 +59,13 @@ type Options struct {
 // Embedded configures the server started when URL is empty.
 type Embedded struct {
 	Listen   string // host:port where CTI adapters connect
-	StoreDir string // JetStream file store
+	StoreDir string // JetStream file store, locked while the server runs
+	// CredentialsDir holds the seeds of the server's users (natsauth):
+	// outside clients connect as a role, the ingester in-process.
+	CredentialsDir string
+	// TLSCertFile and TLSKeyFile, when set, make clients on the listen
+	// address use TLS (the in-process connection needs none).
+	TLSCertFile, TLSKeyFile string
 }
 
 // PingInterval is how often a quiet connection is probed: a dead outside
@@ -77,6 +85,10 @@ type Conn struct {
 	opts   Options
 	log    zerolog.Logger
 	server *server.Server // nil for an outside server
+	// For the embedded server: the ingester's own credentials, and the
+	// lock on its store.
+	internal  nats.Option
+	storeLock *os.File
 
 	cur     atomic.Pointer[link]
 	mu      sync.Mutex // closing and redials.Add, against Close's Wait
@@ -99,11 +111,26 @@ type link struct {
 func Connect(ctx context.Context, opts Options) (*Conn, error) {
 	c := &Conn{opts: opts, log: opts.Logger.With().Str("component", "nats").Logger(), done: make(chan struct{})}
 	if opts.URL == "" {
-		s, err := StartEmbedded(opts.Embedded, c.log)
+		if opts.Embedded.CredentialsDir == "" {
+			return nil, errors.New("natsout: the embedded server needs Embedded.CredentialsDir: no client may connect without credentials")
+		}
+		lock, err := lockStore(opts.Embedded.StoreDir)
 		if err != nil {
 			return nil, err
 		}
-		c.server = s
+		c.storeLock = lock
+		creds, err := natsauth.Ensure(opts.Embedded.CredentialsDir, opts.SubjectPrefix)
+		if err != nil {
+			lock.Close()
+			return nil, fmt.Errorf("%w (nats.embedded.credentials_dir)", err)
+		}
+		s, err := StartEmbedded(opts.Embedded, creds.Users(), c.log)
+		if err != nil {
+			lock.Close()
+			return nil, err
+		}
+		c.server, c.internal = s, creds.Internal()
+		c.log.Info().Str("credentials_dir", creds.Dir).Msg("embedded NATS server: clients connect with a role's seed from the credentials directory")
 		c.log.Info().Str("listen", opts.Embedded.Listen).Str("store_dir", opts.Embedded.StoreDir).Msg("embedded NATS server started")
 	}
 	l, err := c.dial(!opts.FailFast)
@@ -200,7 +227,7 @@ func (c *Conn) dial(retry bool) (*link, error) {
 		opts = append(opts, nats.RetryOnFailedConnect(true))
 	}
 	if c.server != nil {
-		opts = append(opts, nats.InProcessServer(c.server))
+		opts = append(opts, nats.InProcessServer(c.server), c.internal)
 	}
 	nc, err := nats.Connect(c.opts.URL, opts...)
 	if err != nil {
@@ -295,6 +322,9 @@ func (c *Conn) Close() {
 		c.server.Shutdown()
 		c.server.WaitForShutdown()
 	}
+	if c.storeLock != nil {
+		c.storeLock.Close()
+	}
 }
 
 // AuthOptions are what an outside server may need: credentials and TLS.
@@ -347,7 +377,10 @@ const MaxFrameMessage = zoomws.ReadLimit + 64<<10
 
 // StartEmbedded starts a NATS server with JetStream; its warnings and
 // errors go to log.
-func StartEmbedded(e Embedded, log zerolog.Logger) (*server.Server, error) {
+//
+// users are the server's nkey users (natsauth.Credentials.Users); nil
+// starts it open to anyone, for test rigs only.
+func StartEmbedded(e Embedded, users []*server.NkeyUser, log zerolog.Logger) (*server.Server, error) {
 	host, portStr, err := net.SplitHostPort(e.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("natsout: nats.embedded.listen: %w", err)
@@ -356,7 +389,7 @@ func StartEmbedded(e Embedded, log zerolog.Logger) (*server.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("natsout: nats.embedded.listen: %w", err)
 	}
-	s, err := server.NewServer(&server.Options{
+	so := &server.Options{
 		ServerName: "zccingest-embedded",
 		Host:       host,
 		Port:       port,
@@ -366,7 +399,16 @@ func StartEmbedded(e Embedded, log zerolog.Logger) (*server.Server, error) {
 		// Every frame must fit, body and headers; NATS's default of 1 MiB
 		// would refuse the largest.
 		MaxPayload: MaxFrameMessage,
-	})
+		Nkeys:      users,
+	}
+	if e.TLSCertFile != "" {
+		tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: e.TLSCertFile, KeyFile: e.TLSKeyFile})
+		if err != nil {
+			return nil, fmt.Errorf("natsout: nats.embedded.tls: %w", err)
+		}
+		so.TLSConfig, so.TLS, so.TLSTimeout = tc, true, 2
+	}
+	s, err := server.NewServer(so)
 	if err != nil {
 		return nil, fmt.Errorf("natsout: embedded NATS: %w", err)
 	}

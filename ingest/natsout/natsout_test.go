@@ -14,6 +14,7 @@ import (
 
 	"github.com/zccingest/zccingest/events"
 	"github.com/zccingest/zccingest/ingest"
+	"github.com/zccingest/zccingest/ingest/natsauth"
 	"github.com/zccingest/zccingest/ingest/natsout"
 	"github.com/zccingest/zccingest/test/testnats"
 )
@@ -51,8 +52,9 @@ func TestClosedConnectionIsReplaced(t *testing.T) {
 	for _, stream := range []string{"", "ZOOM_EVENTS"} {
 		t.Run("stream="+stream, func(t *testing.T) {
 			logs := &syncBuffer{}
+			creds := t.TempDir()
 			c, err := natsout.Connect(testnats.Timeout(t, 10*time.Second), natsout.Options{
-				Embedded: natsout.Embedded{Listen: "127.0.0.1:" + strconv.Itoa(testnats.FreePort(t)), StoreDir: t.TempDir()},
+				Embedded: natsout.Embedded{Listen: "127.0.0.1:" + strconv.Itoa(testnats.FreePort(t)), StoreDir: t.TempDir(), CredentialsDir: creds},
 				Stream:   stream, SubjectPrefix: "zoom", DuplicateWindow: time.Minute, Logger: zerolog.New(logs),
 			})
 			if err != nil {
@@ -62,7 +64,14 @@ func TestClosedConnectionIsReplaced(t *testing.T) {
 			if got := c.NATS().Opts.PingInterval; got != 20*time.Second {
 				t.Errorf("ping interval %s, want 20s", got)
 			}
-			sub, err := nats.Connect(c.Server().ClientURL())
+			if _, err := nats.Connect(c.Server().ClientURL()); err == nil {
+				t.Fatal("the embedded server let an anonymous client in")
+			}
+			consumer, err := natsauth.ClientOption(natsauth.SeedFile(creds, natsauth.Consumer))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sub, err := nats.Connect(c.Server().ClientURL(), consumer)
 			if err != nil {
 				t.Fatal(err)
 			}

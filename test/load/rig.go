@@ -82,7 +82,7 @@ func startRig(ctx context.Context, spec rigSpec) (*rig, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.ns, err = natsout.StartEmbedded(natsout.Embedded{Listen: fmt.Sprintf("127.0.0.1:%d", port), StoreDir: filepath.Join(r.dir, "nats")}, zerolog.Nop()); err != nil {
+	if r.ns, err = natsout.StartEmbedded(natsout.Embedded{Listen: fmt.Sprintf("127.0.0.1:%d", port), StoreDir: filepath.Join(r.dir, "nats")}, nil, zerolog.Nop()); err != nil {
 		return nil, err
 	}
 	if r.nc, err = nats.Connect(r.ns.ClientURL()); err != nil {
