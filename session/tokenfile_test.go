@@ -133,3 +133,25 @@ func TestExchangeRefusesRedirect(t *testing.T) {
 		t.Errorf("error leaks a secret: %v", err)
 	}
 }
+
+// The token request follows no redirect: it carries the client secret.
+func TestTokenRequestRefusesRedirect(t *testing.T) {
+	ts := newTokenServer(t)
+	ts.answer = func(n int64, w http.ResponseWriter, r *http.Request) bool {
+		if n == 1 {
+			http.Redirect(w, r, "/elsewhere", http.StatusTemporaryRedirect)
+			return true
+		}
+		return false
+	}
+	_, err := newS2S(ts, Options{}).Token(context.Background())
+	if err == nil {
+		t.Fatal("a redirect answered with a token")
+	}
+	if n := ts.n.Load(); n != 1 {
+		t.Errorf("%d requests reached the endpoint; the redirect was followed", n)
+	}
+	if strings.Contains(err.Error(), testClientSecret) {
+		t.Errorf("error leaks the secret: %v", err)
+	}
+}

@@ -38,7 +38,7 @@ func probe(ctx context.Context, base, id, token string) string {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, u, nil)
+	ws, _, err := websocket.Dial(ctx, u, zoomws.DialOptions())
 	if err != nil {
 		return err.Error()
 	}

@@ -342,7 +342,7 @@ func (s *subscription) open(ctx context.Context, tok *session.Token) (*conn, con
 		return nil, res
 	}
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
-	ws, _, err := websocket.Dial(dctx, u, &websocket.DialOptions{HTTPClient: noRedirects})
+	ws, _, err := websocket.Dial(dctx, u, DialOptions())
 	cancel()
 	if err != nil {
 		// Dial errors quote the URL, and the URL holds the token.
@@ -392,6 +392,14 @@ func (s *subscription) open(ctx context.Context, tok *session.Token) (*conn, con
 
 // noRedirects keeps the token in the URL from following a redirect.
 var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// DialOptions are the options of every dial of a subscription's URL,
+// which holds the access token: a redirect is an error, never followed
+// (it would hand the token, in the query and the Referer, to another
+// host, and past the loopback-only rule for plain ws://).
+func DialOptions() *websocket.DialOptions {
+	return &websocket.DialOptions{HTTPClient: noRedirects}
+}
 
 // conn is one built connection.
 type conn struct {

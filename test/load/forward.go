@@ -51,7 +51,7 @@ func rawForward(ctx context.Context, cfgPath string) error {
 	var wg sync.WaitGroup
 	for _, s := range cfg.Subscriptions {
 		u, _ := zoomws.URL(cfg.Zoom.WebSocketURL, s.ID, tok.AccessToken)
-		ws, _, err := websocket.Dial(ctx, u, nil)
+		ws, _, err := websocket.Dial(ctx, u, zoomws.DialOptions())
 		if err != nil {
 			return err
 		}
