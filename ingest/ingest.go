@@ -52,6 +52,11 @@ const (
 type Options struct {
 	Sink          Sink   // required
 	SubjectPrefix string // required; the invalid subject is <prefix>.invalid
+	// AccountID is the Zoom account of the app, for the events that carry
+	// none (the flat contact_center.voice_rtms_* payloads): their subject's
+	// account token, Zoom-Account-Id and body account_id. Empty leaves
+	// them at "_" (an OAuth app's config names no account).
+	AccountID string
 	// Subscriptions are the names /readyz expects the Source connected.
 	Subscriptions []string
 
@@ -311,6 +316,9 @@ func (in *Ingester) decode(sub string, frame []byte, received time.Time) (msg *e
 	ev, err := f.Event()
 	if err != nil {
 		return in.invalid(sub, frame, err), Invalid
+	}
+	if ev.AccountID == "" {
+		ev.AccountID = in.opts.AccountID // equal on both nodes: the key still matches
 	}
 	msg, err = ev.Message(in.opts.SubjectPrefix, sub, received)
 	if err == nil {

@@ -87,9 +87,10 @@ http: {listen: "off"}
 		if !ev.Known() || strings.Contains(m.Subject, ".unknown.") || strings.HasSuffix(m.Subject, ".invalid") {
 			t.Errorf("%s on %s", name, m.Subject)
 		}
+		// RTMS events carry no account: they take the configured one.
 		account := o.AccountID
-		if ev.Family() == events.FamilyRTMS {
-			account = "_"
+		if !strings.HasPrefix(m.Subject, "zoom."+account+".") {
+			t.Errorf("%s on %s, want the account %s in the subject", name, m.Subject, account)
 		}
 		for h, want := range map[string]string{
 			"ce-specversion": "1.0", "ce-id": m.Header.Get("Nats-Msg-Id"), "ce-type": name,
@@ -120,7 +121,7 @@ http: {listen: "off"}
 			t.Errorf("nothing on zoom.%s.%s", o.AccountID, sub)
 		}
 	}
-	for _, sub := range []string{"zoom._.cc.rtms.started", "zoom._.cc.rtms.stopped"} {
+	for _, sub := range []string{"zoom." + o.AccountID + ".cc.rtms.started", "zoom." + o.AccountID + ".cc.rtms.stopped"} {
 		if bySubject[sub] == 0 {
 			t.Errorf("nothing on %s", sub)
 		}

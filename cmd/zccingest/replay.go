@@ -27,6 +27,7 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	cf := addClientFlags(fs, natsauth.Publisher)
 	stream := fs.String("stream", config.DefaultStream, "JetStream `stream` when no --config is given (\"\" for core NATS)")
+	account := fs.String("account", "", "Zoom `account` id for events that carry none (voice_rtms_*), as run takes it from zoom.account_id;\nwith --config, that key's value is the default")
 	speed := fs.Float64("speed", 0, "pace: 0 as fast as possible, 1 as recorded, 10 ten times faster")
 	skipBad := fs.Bool("skip-bad", false, "pass over every damaged line (counted); without it only a damaged last line,\nwhich a killed writer leaves, is passed over, and any other makes the exit status 1")
 	stall := fs.Duration("stall-timeout", 30*time.Second, "give up when NATS acknowledges nothing for this `long` while events wait")
@@ -53,6 +54,9 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		cfg.Capture.Dir = "" // replay journals nothing
 	} else {
 		cfg.NATS.Stream = stream
+	}
+	if *account != "" {
+		cfg.Zoom.AccountID = *account
 	}
 	skips := &skipped{all: *skipBad, w: stderr}
 	subs, total, err := scanCaptures(files)

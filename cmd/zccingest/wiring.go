@@ -116,7 +116,7 @@ func natsOptions(n config.NATS, name string, log zerolog.Logger) natsout.Options
 // ingestOptions maps the config onto the pipeline's options.
 func ingestOptions(cfg *config.Config, sink ingest.Sink, log zerolog.Logger) ingest.Options {
 	o := ingest.Options{
-		Sink: sink, SubjectPrefix: cfg.NATS.SubjectPrefix,
+		Sink: sink, SubjectPrefix: cfg.NATS.SubjectPrefix, AccountID: cfg.Zoom.AccountID,
 		BufferEvents: cfg.NATS.BufferEvents, BufferBytes: int64(cfg.NATS.BufferBytes),
 		DuplicateWindow: cfg.NATS.DuplicateWindow.D(),
 		CaptureDir:      cfg.Capture.Dir, CaptureMaxFileSize: int64(cfg.Capture.MaxFileSize),

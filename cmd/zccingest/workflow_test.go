@@ -123,7 +123,7 @@ http: {listen: "off"}
 	ns := testnats.Start(t, testnats.Options{StoreDir: replayStore})
 	files, _ := filepath.Glob(filepath.Join(capDir, "*.ndjson"))
 	var out strings.Builder
-	code := run(context.Background(), append([]string{"replay", "--nats", ns.ClientURL()}, files...), &out, io.Discard)
+	code := run(context.Background(), append([]string{"replay", "--nats", ns.ClientURL(), "--account", o.AccountID}, files...), &out, io.Discard)
 	ns.Shutdown()
 	ns.WaitForShutdown()
 	if code != 0 {
