@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/zccingest/zccingest/events"
 	"github.com/zccingest/zccingest/ingest/natsauth"
 	"github.com/zccingest/zccingest/test/sim"
 )
@@ -103,6 +104,22 @@ http: {listen: "off"}
 	defer dcancel()
 	if err := cjs.DeleteStream(dctx, "ZOOM_EVENTS"); err == nil {
 		t.Error("the consumer role deleted the stream")
+	}
+
+	// The consumer role claims an RTMS stream in the bucket run made: one
+	// adapter wins, and no other bucket takes its writes.
+	claims, err := cjs.KeyValue(testCtx(t, 5*time.Second), events.RTMSClaimBucket)
+	if err != nil {
+		t.Fatalf("claim bucket: %v", err)
+	}
+	if st, _ := claims.Status(testCtx(t, 5*time.Second)); st == nil || st.TTL() <= 0 {
+		t.Errorf("claim bucket without a TTL: %v", st)
+	}
+	if _, err := claims.Create(testCtx(t, 5*time.Second), "acct.eng.stream", []byte("adapter-1")); err != nil {
+		t.Errorf("first claim: %v", err)
+	}
+	if _, err := claims.Create(testCtx(t, 5*time.Second), "acct.eng.stream", []byte("adapter-2")); !errors.Is(err, jetstream.ErrKeyExists) {
+		t.Errorf("second claim: %v, want ErrKeyExists", err)
 	}
 
 	// A second run on the same store is refused by the lock, naming it.

@@ -5,7 +5,8 @@
 //     a second ingester, or replay, feeding the same server.
 //   - consumer: may read everything (subscribe to <prefix>.>, create and
 //     use its own JetStream consumers, read streams, KV buckets and object
-//     stores) and publish nothing: for CTI adapters and tail.
+//     stores) and publish nothing but an RTMS claim: for CTI and media
+//     adapters, and tail.
 //   - the ingester's own in-process connection: a key made at every start
 //     and never written down.
 //
@@ -19,11 +20,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
+
+	"github.com/zccingest/zccingest/events"
 )
 
 // Roles of outside clients.
@@ -149,9 +153,12 @@ var jsRead = []string{
 	"$JS.FC.>",
 }
 
+// consumerPermissions read everything and write one thing: an RTMS claim
+// (a KV create-if-absent in events.RTMSClaimBucket, and the holder's
+// delete when the stream stops).
 func consumerPermissions(prefix string) *server.Permissions {
 	return &server.Permissions{
-		Publish:   &server.SubjectPermission{Allow: jsRead},
+		Publish:   &server.SubjectPermission{Allow: append(slices.Clip(jsRead), "$KV."+events.RTMSClaimBucket+".>")},
 		Subscribe: &server.SubjectPermission{Allow: []string{prefix + ".>", "_INBOX.>"}},
 	}
 }

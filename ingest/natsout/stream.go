@@ -7,8 +7,12 @@ import (
 	"slices"
 	"strings"
 
+	"time"
+
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/zccingest/zccingest/events"
 )
 
 // EnsureStream creates the stream if it is missing, with the retention of
@@ -26,6 +30,7 @@ func (c *Conn) EnsureStream(ctx context.Context) error {
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		_, err = l.js.CreateStream(ctx, c.NewStreamConfig())
 		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			c.ensureClaims(ctx, l.js)
 			return nil // the pair's other node created it first
 		}
 		if err != nil {
@@ -33,6 +38,7 @@ func (c *Conn) EnsureStream(ctx context.Context) error {
 		}
 		c.log.Info().Str("stream", name).Str("subjects", subject).Dur("max_age", c.opts.MaxAge).Int64("max_bytes", c.opts.MaxBytes).
 			Int("replicas", max(c.opts.Replicas, 1)).Msg("JetStream stream created")
+		c.ensureClaims(ctx, l.js)
 		return nil
 	}
 	if err != nil {
@@ -45,7 +51,39 @@ func (c *Conn) EnsureStream(ctx context.Context) error {
 		}
 		c.log.Info().Str("stream", name).Strs("changes", changes).Msg("JetStream stream updated")
 	}
+	c.ensureClaims(ctx, l.js)
 	return nil
+}
+
+// ClaimTTL is how long an RTMS claim lives in the bucket the ingester
+// creates: longer than any call, so that only a claim whose holder died
+// without deleting it expires.
+const ClaimTTL = 12 * time.Hour
+
+// ensureClaims creates the RTMS claim bucket (events.RTMSClaimBucket) if it
+// is missing, so that media adapters can claim a stream with a
+// create-if-absent. An existing bucket keeps its settings. A failure (an
+// outside server that does not let this user make buckets) is a warning:
+// events flow without it, and the README says how to make it by hand.
+func (c *Conn) ensureClaims(ctx context.Context, js jetstream.JetStream) {
+	_, err := js.KeyValue(ctx, events.RTMSClaimBucket)
+	if err == nil {
+		return
+	}
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		_, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      events.RTMSClaimBucket,
+			Description: "RTMS stream claims of media adapters: <account>.<engagement>.<rtms_stream_id>",
+			TTL:         ClaimTTL,
+			Replicas:    max(c.opts.Replicas, 1),
+			Storage:     jetstream.FileStorage,
+		})
+		if err == nil || errors.Is(err, jetstream.ErrBucketExists) {
+			c.log.Info().Str("bucket", events.RTMSClaimBucket).Dur("ttl", ClaimTTL).Msg("RTMS claim bucket ready")
+			return
+		}
+	}
+	c.log.Warn().Err(err).Str("bucket", events.RTMSClaimBucket).Msg("RTMS claim bucket not ready: media adapters cannot claim streams until it exists")
 }
 
 // NewStreamConfig is the stream EnsureStream creates: file storage, the
