@@ -29,10 +29,18 @@ import (
 // faultRate is the steady event rate, per subscription, of the fault tests.
 const faultRate = 200
 
-// cachedGap bounds the gap of a reconnect that finds its token in the cache
-// (or fetches one from the simulator's fast endpoint): loopback, -race, two
-// shared cores.
+// cachedGap bounds the median gap of a reconnect that finds its token in
+// the cache (or fetches one from the simulator's fast endpoint): loopback,
+// -race, two shared cores.
 const cachedGap = 50 * time.Millisecond
+
+// gapSlack is what a single gap may exceed its bound by: under -race, with
+// the other packages' tests in parallel on two cores, a goroutine is
+// sometimes not scheduled for tens of milliseconds. It is far below what a
+// reconnect that waited for the token endpoint (seconds), a backoff step or
+// the build_connection timeout (5 s) would cost, which is what the bound
+// is there to catch.
+const gapSlack = 200 * time.Millisecond
 
 // rounds is how many times each fault is injected; ZCC_FAULT_ROUNDS raises
 // it for the gap figures (p50/p99).
@@ -169,7 +177,8 @@ func gapsOf(t *testing.T, e *env, sub string) []time.Duration {
 	return ds
 }
 
-// checkGaps requires n gaps, each under bound, and logs their p50/p99.
+// checkGaps requires at most n gaps, their median under bound and each
+// under bound+gapSlack, and logs their p50/p99.
 func checkGaps(t *testing.T, name string, gaps []time.Duration, n int, bound time.Duration) {
 	t.Helper()
 	// A reconnect can beat the simulator's own noticing of the close:
@@ -178,10 +187,15 @@ func checkGaps(t *testing.T, name string, gaps []time.Duration, n int, bound tim
 		t.Errorf("%d gaps, want at most %d: %v", len(gaps), n, gaps)
 	}
 	logGaps(t, name, gaps)
-	for _, g := range gaps {
-		if g >= bound {
-			t.Errorf("gap %s, want under %s", g, bound)
-		}
+	if len(gaps) == 0 {
+		return
+	}
+	sorted := slices.Sorted(slices.Values(gaps))
+	if med := sorted[(len(sorted)-1)/2]; med >= bound {
+		t.Errorf("median gap %s, want under %s: %v", med, bound, gaps)
+	}
+	if worst := sorted[len(sorted)-1]; worst >= bound+gapSlack {
+		t.Errorf("gap %s, want every gap under %s: %v", worst, bound+gapSlack, gaps)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -119,14 +120,24 @@ func (r *rig) reconnects(sub, reason string) float64 {
 func TestHeartbeatEveryInterval(t *testing.T) {
 	const hb = 300 * time.Millisecond
 	r := newRig(t, sim.Options{}, []string{"a"}, func(o *Options, _ *Client) { o.HeartbeatInterval = hb })
-	if err := r.sim.WaitHeartbeats(ctxT(t, 10*time.Second), "a", 6); err != nil {
+	if err := r.sim.WaitHeartbeats(ctxT(t, 10*time.Second), "a", 8); err != nil {
 		t.Fatal(err)
 	}
 	beats := r.sim.Heartbeats("a")
+	var gaps []time.Duration
 	for i := 1; i < len(beats); i++ {
-		if gap := beats[i].Sub(beats[i-1]); gap < hb-20*time.Millisecond || gap > hb*5/4 {
+		gap := beats[i].Sub(beats[i-1])
+		if gap < hb-20*time.Millisecond {
 			t.Errorf("heartbeat %d came %s after the one before, want %s", i+1, gap, hb)
 		}
+		gaps = append(gaps, gap)
+	}
+	// Drift of 1.5 intervals makes every other gap long: three of seven.
+	// A goroutine starved under -race may make one or two long: the two
+	// longest are let go.
+	slices.Sort(gaps)
+	if g := gaps[len(gaps)-3]; g > hb*5/4 {
+		t.Errorf("heartbeats %v apart, want %s: they drift", gaps, hb)
 	}
 }
 
