@@ -122,7 +122,8 @@ func TestSimCommand(t *testing.T) {
 		t.Errorf("sim -h: exit %d", code)
 	}
 	for _, flag := range []string{"-listen", "-subscriptions", "-source", "-replay", "-speed", "-rate", "-events", "-token-lifetime",
-		"-close-on-token-expiry", "-heartbeat-timeout", "-kick-second-connection", "-close-code", "-malformed-every", "-token-failure", "-token-delay"} {
+		"-close-on-token-expiry", "-heartbeat-timeout", "-kick-second-connection", "-close-code", "-malformed-every", "-token-failure", "-token-delay",
+		"-build-delay", "-fail-builds"} {
 		if !strings.Contains(errs, flag) {
 			t.Errorf("sim -h does not document %s", flag)
 		}

@@ -35,6 +35,9 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	closeCode := fs.Int("close-code", 1000, "WebSocket close `code` used when the simulator closes a connection")
 	tokenFailure := fs.String("token-failure", "", "make the token endpoint fail: invalid_client, invalid_request (no such account) or server_error (503)")
 	tokenDelay := fs.Duration("token-delay", 0, "answer token requests this much later")
+	buildDelay := fs.Duration("build-delay", 0, "withhold build_connection this long after a socket opens (a socket that says nothing)")
+	failBuilds := fs.Int("fail-builds", 0, "refuse the next `n` build_connections, as Zoom refuses a token (see -fail-builds-content)")
+	failContent := fs.String("fail-builds-content", "Token is invalid", "content of a refused build_connection (Zoom's wording changes)")
 	refreshToken := fs.String("refresh-token", "", "OAuth-app mode: the refresh token accepted first (rotated on every refresh)")
 	authCode := fs.String("auth-code", "", "OAuth-app mode: the authorization code accepted once")
 	malformedEvery := fs.Int("malformed-every", 0, "send a malformed frame after every `n` events (0: never)")
@@ -58,6 +61,10 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	s.SetTokenDelay(*tokenDelay)
+	s.SetBuildDelay(*buildDelay)
+	if *failBuilds > 0 {
+		s.FailBuilds(*failBuilds, *failContent)
+	}
 	if err := s.Start(*listen); err != nil {
 		fmt.Fprintf(stderr, "zccingest sim: %v\n", err)
 		return exitFail
