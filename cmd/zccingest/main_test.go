@@ -84,6 +84,11 @@ func TestConfigErrorsExit2(t *testing.T) {
 			t.Errorf("run with an unwritable store_dir: exit %d, want %d", code, exitConfig)
 		}
 	}
+	// An archive-only file is no file for run.
+	os.WriteFile(path, []byte("zoom: {oauth_app: {client_id: c, client_secret: s, refresh_token_file: /tmp/rt}}\narchive: {account_id: a}\n"), 0o600)
+	if code, _, errs := runCmd(t, "run", "--config", path); code != exitConfig || !strings.Contains(errs, "subscriptions: run needs at least one") {
+		t.Errorf("run with an archive-only file: exit %d, %q", code, errs)
+	}
 	if code, _, _ := runCmd(t, "run"); code != exitConfig {
 		t.Errorf("run without --config: exit %d", code)
 	}

@@ -20,6 +20,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if cfg == nil {
 		return rc
 	}
+	if len(cfg.Subscriptions) == 0 {
+		// Valid for 'zccingest archive' alone; run would idle.
+		fmt.Fprintln(stderr, "zccingest: config: subscriptions: run needs at least one (this file configures only the archive poller: run 'zccingest archive')")
+		return exitConfig
+	}
 	log := newLogger(cfg.Log, stderr)
 	for _, w := range cfg.Warnings() {
 		log.Warn().Msg(w)
