@@ -130,17 +130,37 @@ func (e *Event) Message(prefix, subscription string, receivedAt time.Time) (*Mes
 	if err != nil {
 		return nil, &DecodeError{Where: "normalizing " + e.Name, Offset: -1, Err: err}
 	}
-	// One backing array for the header values.
-	v := [6 + len(ceHeaders)]string{key, e.Name, ts, e.AccountID, subscription, "application/json"}
-	vals := v[:]
-	h := make(Header, len(v)+1)
+	// The message and its header values share one allocation, and the map
+	// is sized for exactly the headers it gets: a hint one too large
+	// doubles its table (14 headers fit 16 slots, 15 need 32), and every
+	// publish iterates every slot when it encodes the headers.
+	claim := ""
+	if k.family == FamilyRTMS {
+		if c, err := e.RTMSClaimKey(); err == nil {
+			claim = c
+		}
+	}
+	n := 6
+	start := subjectEnd
+	for _, end := range ceEnds {
+		if end > start {
+			n++
+			start = end
+		}
+	}
+	if claim != "" {
+		n++
+	}
+	a := &messageAlloc{vals: [len(messageAlloc{}.vals)]string{key, e.Name, ts, e.AccountID, subscription, "application/json"}}
+	vals := a.vals[:]
+	h := make(Header, n)
 	h[HeaderMsgID] = vals[0:1:1]
 	h[HeaderEvent] = vals[1:2:2]
 	h[HeaderEventTS] = vals[2:3:3]
 	h[HeaderAccountID] = vals[3:4:4]
 	h[HeaderSubscription] = vals[4:5:5]
 	h[HeaderContentType] = vals[5:6:6]
-	start := subjectEnd
+	start = subjectEnd
 	for i, name := range ceHeaders {
 		if end := ceEnds[i]; end > start {
 			vals[6+i] = strs[start:end]
@@ -148,12 +168,20 @@ func (e *Event) Message(prefix, subscription string, receivedAt time.Time) (*Mes
 			start = end
 		}
 	}
-	if k.family == FamilyRTMS {
-		if claim, err := e.RTMSClaimKey(); err == nil {
-			h[HeaderRTMSClaim] = []string{claim}
-		}
+	if claim != "" {
+		last := len(vals) - 1
+		vals[last] = claim
+		h[HeaderRTMSClaim] = vals[last:]
 	}
-	return &Message{Subject: subject, ID: key, Header: h, Data: body}, nil
+	a.m = Message{Subject: subject, ID: key, Header: h, Data: body}
+	return &a.m, nil
+}
+
+// messageAlloc is a Message with the backing array of its header values:
+// the Zoom-* headers, the CloudEvents headers and the RTMS claim.
+type messageAlloc struct {
+	m    Message
+	vals [6 + len(ceHeaders) + 1]string
 }
 
 // appendBody appends the JSON of Body. It is written out by hand because

@@ -60,10 +60,6 @@ func headerLen(h events.Header) int {
 	return n
 }
 
-func natsMsg(m *events.Message) *nats.Msg {
-	return &nats.Msg{Subject: m.Subject, Header: nats.Header(m.Header), Data: m.Data}
-}
-
 func (c *Conn) publishCore(l *link, msgs []*events.Message, errs []error) {
 	reconnects := l.nc.Stats().Reconnects
 	var nm nats.Msg // PublishMsg keeps nothing of it
@@ -106,11 +102,17 @@ func (c *Conn) publishCore(l *link, msgs []*events.Message, errs []error) {
 
 func (c *Conn) publishJS(ctx context.Context, l *link, msgs []*events.Message, errs []error) {
 	futures := make([]jetstream.PubAckFuture, len(msgs))
+	// One allocation for the batch's messages, not one each. A nats.Msg
+	// of an async publish is not reused: its future keeps it until the
+	// ack, and publishes it again after a no-responders error. The
+	// header converts without a copy: events.Header is a nats.Header.
+	nms := make([]nats.Msg, len(msgs))
 	for i, m := range msgs {
 		if errs[i] = refuse(l.nc, m); errs[i] != nil {
 			continue
 		}
-		f, err := l.js.PublishMsgAsync(natsMsg(m))
+		nms[i] = nats.Msg{Subject: m.Subject, Header: nats.Header(m.Header), Data: m.Data}
+		f, err := l.js.PublishMsgAsync(&nms[i])
 		if err != nil {
 			errs[i] = fmt.Errorf("publishing to JetStream: %w", err)
 			continue

@@ -8,19 +8,24 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/zccingest/zccingest/events"
 	"github.com/zccingest/zccingest/ingest/config"
 	"github.com/zccingest/zccingest/ingest/zoomws"
+	"github.com/zccingest/zccingest/test/sim"
 )
 
 // rawForward is the baseline: one token, each subscription's socket read
 // frame by frame, every frame published unchanged, nothing decoded. Its
-// throughput is what the ingester's is measured against.
-func rawForward(ctx context.Context, cfgPath string) error {
+// throughput is what the ingester's is measured against. With headers, it
+// publishes every frame with the headers of a typical event message (one
+// map, built once): what the wire format costs with nothing decoded.
+func rawForward(ctx context.Context, cfgPath string, headers bool) error {
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		return err
@@ -48,6 +53,12 @@ func rawForward(ctx context.Context, cfgPath string) error {
 	if cfg.NATS.StreamName() != "" {
 		js, _ = jetstream.New(nc)
 	}
+	var hdr nats.Header
+	if headers {
+		if hdr, err = typicalHeader(); err != nil {
+			return err
+		}
+	}
 	var wg sync.WaitGroup
 	for _, s := range cfg.Subscriptions {
 		u, _ := zoomws.URL(cfg.Zoom.WebSocketURL, s.ID, tok.AccessToken)
@@ -67,11 +78,18 @@ func rawForward(ctx context.Context, cfgPath string) error {
 				if err != nil {
 					return
 				}
-				if js != nil {
+				switch {
+				case hdr != nil && js != nil:
+					if _, err := js.PublishMsgAsync(&nats.Msg{Subject: subject, Header: hdr, Data: b}); err != nil {
+						fmt.Println("forward:", err)
+					}
+				case hdr != nil:
+					nc.PublishMsg(&nats.Msg{Subject: subject, Header: hdr, Data: b})
+				case js != nil:
 					if _, err := js.PublishAsync(subject, b); err != nil {
 						fmt.Println("forward:", err)
 					}
-				} else {
+				default:
 					nc.Publish(subject, b)
 				}
 			}
@@ -82,4 +100,21 @@ func rawForward(ctx context.Context, cfgPath string) error {
 		<-js.PublishAsyncComplete()
 	}
 	return nc.Flush()
+}
+
+// typicalHeader is the header of the load's event as zccingest publishes it.
+func typicalHeader() (nats.Header, error) {
+	f, err := events.ParseFrame(sim.MessageFrame(loadEvent(0)))
+	if err != nil {
+		return nil, err
+	}
+	ev, err := f.Event()
+	if err != nil {
+		return nil, err
+	}
+	m, err := ev.Message("zoom", "ris-sub1", time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return nats.Header(m.Header), nil
 }

@@ -40,7 +40,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.only, "only", "", "run only the throughput rows whose name contains this (e.g. JetStream), and skip the rest")
 	fs.DurationVar(&o.soak, "soak", 0, "run the soak test for this `long` instead of the benchmark")
 	fs.Float64Var(&o.soakRate, "soak-rate", 100, "events per second in the soak test")
+	fs.BoolVar(&o.wireFloor, "wire-floor", false, "add a row per setup: the raw forward publishing each frame with a typical event message's headers, nothing decoded (the cost of the wire format alone)")
 	forward := fs.Bool("forward", false, "internal: be the raw-forward baseline (reads -forward-config)")
+	forwardHeaders := fs.Bool("forward-headers", false, "internal: the raw forward publishes with a typical message's headers")
 	fs.StringVar(&o.forwardConfig, "forward-config", "", "internal")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -48,7 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var err error
 	switch {
 	case *forward:
-		err = rawForward(ctx, o.forwardConfig)
+		err = rawForward(ctx, o.forwardConfig, *forwardHeaders)
 	case o.soak > 0:
 		err = soak(ctx, o, stdout)
 	default:
@@ -70,4 +72,5 @@ type options struct {
 	soak                  time.Duration
 	soakRate              float64
 	forwardConfig         string
+	wireFloor             bool
 }

@@ -47,6 +47,7 @@ type rig struct {
 type rigSpec struct {
 	bin       string
 	forward   bool // the raw-forward baseline instead of zccingest
+	headers   bool // the raw forward publishes with a typical message's headers
 	subs      int
 	jetstream bool
 	simOpts   sim.Options
@@ -131,6 +132,9 @@ func startRig(ctx context.Context, spec rigSpec) (*rig, error) {
 	if spec.forward {
 		self, _ := os.Executable()
 		r.cmd = exec.Command(self, "-forward", "-forward-config", cfgPath)
+		if spec.headers {
+			r.cmd.Args = append(r.cmd.Args, "-forward-headers")
+		}
 	} else {
 		r.cmd = exec.Command(spec.bin, "run", "--config", cfgPath)
 	}
