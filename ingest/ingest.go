@@ -28,6 +28,7 @@ import (
 
 	"github.com/zccingest/zccingest/events"
 	"github.com/zccingest/zccingest/ingest/capture"
+	"github.com/zccingest/zccingest/ingest/wal"
 )
 
 // inProcessWindow bounds the in-process de-duplication: the subscriptions
@@ -67,6 +68,12 @@ type Options struct {
 	CaptureMaxAge       time.Duration
 	CaptureMaxTotalSize int64
 
+	// WAL, when set, writes every frame to publish to a write-ahead log
+	// before it is buffered, and Run first publishes what a previous
+	// process left there unacknowledged. Its Registerer and Logger are
+	// the ingester's.
+	WAL *wal.Options
+
 	// Redact removes secrets from an error before it is logged or
 	// published (the token source's; nil: none to remove).
 	Redact func(string) string
@@ -90,6 +97,7 @@ type Ingester struct {
 	buf            *buffer
 	seen           *seen
 	capture        *capture.Writer
+	wal            *wal.Log
 	invalidSubject string
 	maxWait        time.Duration // longest pause between retries
 	drops          dropLog
@@ -140,6 +148,19 @@ func New(opts Options) (*Ingester, error) {
 		}
 		in.capture = w
 	}
+	if opts.WAL != nil {
+		o := *opts.WAL
+		o.Registerer = in.reg
+		o.Logger = opts.Logger.With().Str("component", "wal").Logger()
+		l, err := wal.Open(o)
+		if err != nil {
+			if in.capture != nil {
+				in.capture.Close()
+			}
+			return nil, err
+		}
+		in.wal = l
+	}
 	return in, nil
 }
 
@@ -155,12 +176,19 @@ func cmpOr[T comparable](v, def T) T {
 func (in *Ingester) Registry() *prometheus.Registry { return in.reg }
 
 // Run publishes what src delivers until ctx is done, then waits for src to
-// stop and drains, with Options.DrainTimeout as the deadline.
+// stop and drains, with Options.DrainTimeout as the deadline. With a WAL,
+// what a previous process left unacknowledged is queued first, ahead of
+// anything src delivers.
 func (in *Ingester) Run(ctx context.Context, src Source) error {
 	in.mu.Lock()
 	in.src = src
 	in.mu.Unlock()
 	in.Start()
+	if _, err := in.Recover(ctx); err != nil {
+		in.log.Error().Err(err).Msg("publishing what the last process left in the write-ahead log")
+		// Not released: the next start tries again. The sockets open
+		// regardless: Zoom re-sends nothing.
+	}
 	src.Run(ctx)
 	in.log.Info().Msg("stopping: subscriptions closed")
 	dctx, cancel := context.WithTimeout(context.Background(), in.opts.DrainTimeout)
@@ -202,6 +230,9 @@ func (in *Ingester) Drain(ctx context.Context) error {
 	}
 	if in.capture != nil {
 		err = errors.Join(err, in.capture.Close())
+	}
+	if in.wal != nil {
+		err = errors.Join(err, in.wal.Close())
 	}
 	in.log.Info().Msg("stopped")
 	return err
@@ -267,21 +298,64 @@ func (in *Ingester) handle(wait context.Context, sub string, frame []byte, recei
 		return Duplicate, nil
 	}
 	it := item{msg: msg, received: received, size: sizeOf(msg)}
+	if in.wal != nil {
+		// On disk before anything depends on it. A failure is counted and
+		// logged by the log; the event goes on, in memory only.
+		it.seq, _ = in.wal.Append(received, sub, frame)
+	}
 	if wait != nil {
 		if err := in.buf.putWait(wait, it); err != nil {
 			in.seen.forget(msg.ID)
+			in.release(it.seq)
 			return Dropped, err
 		}
 		return out, nil
 	}
 	if reason := in.buf.put(it); reason != "" {
 		in.seen.forget(msg.ID) // another copy may yet be kept
+		in.release(it.seq)
 		in.drop(reason, 1)
 		in.drops.log(in.log, reason, msg, "", fmt.Sprintf("dropped: buffer full while NATS is unavailable (%d events, %d bytes: nats.buffer_events, nats.buffer_bytes)",
 			in.opts.BufferEvents, in.opts.BufferBytes))
 		return Dropped, nil
 	}
 	return out, nil
+}
+
+// release tells the WAL that seq is settled: acknowledged, or counted as
+// dropped.
+func (in *Ingester) release(seq uint64) {
+	if in.wal != nil && seq != 0 {
+		in.wal.Release(seq)
+	}
+}
+
+// Recover queues what a previous process left unacknowledged in the WAL,
+// in order, waiting for room in the buffer as long as ctx allows (the
+// publisher must be started). It returns how many events it queued.
+func (in *Ingester) Recover(ctx context.Context) (int, error) {
+	if in.wal == nil {
+		return 0, nil
+	}
+	n := 0
+	err := in.wal.Replay(func(r wal.Record) error {
+		msg, _ := in.decode(r.Subscription, r.Frame, r.Received)
+		in.order.Lock()
+		defer in.order.Unlock()
+		if msg == nil || !in.seen.add(msg.ID, r.Received) {
+			in.wal.Release(r.Seq)
+			return nil
+		}
+		if err := in.buf.putWait(ctx, item{msg: msg, received: r.Received, size: sizeOf(msg), seq: r.Seq}); err != nil {
+			return fmt.Errorf("ingest: queueing the write-ahead log: %w", err)
+		}
+		n++
+		return nil
+	})
+	if n > 0 || err != nil {
+		in.log.Info().Int("events", n).Msg("publishing the events the last process left unacknowledged in the write-ahead log")
+	}
+	return n, err
 }
 
 // decode turns a frame into its message: the event's, or the invalid
@@ -376,6 +450,13 @@ func (in *Ingester) Handler() http.Handler {
 				fmt.Fprintln(w, p)
 			}
 			return
+		}
+		if in.wal != nil {
+			if err := in.wal.Err(); err != nil {
+				// Events still flow, but a crash would lose them.
+				fmt.Fprintf(w, "ready, degraded: write-ahead log failing, events held in memory only: %v\n", err)
+				return
+			}
 		}
 		if in.capture != nil {
 			if err := in.capture.Err(); err != nil {

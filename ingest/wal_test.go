@@ -1,0 +1,143 @@
+package ingest_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/zccingest/zccingest/events"
+	"github.com/zccingest/zccingest/ingest"
+	"github.com/zccingest/zccingest/ingest/wal"
+)
+
+// recordingSink acknowledges what ok accepts, recording its ids in order,
+// and fails the rest as connection trouble.
+type recordingSink struct {
+	ok      func(*events.Message) bool
+	mu      sync.Mutex
+	ids     []string
+	offered []string // every id, once, in the order first offered
+	seen    map[string]bool
+}
+
+func (s *recordingSink) Publish(_ context.Context, msgs []*events.Message, errs []error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, m := range msgs {
+		if !s.seen[m.ID] {
+			if s.seen == nil {
+				s.seen = map[string]bool{}
+			}
+			s.seen[m.ID] = true
+			s.offered = append(s.offered, m.ID)
+		}
+		if s.ok != nil && !s.ok(m) {
+			errs[i] = context.DeadlineExceeded
+			continue
+		}
+		s.ids = append(s.ids, m.ID)
+	}
+}
+
+func (s *recordingSink) Ready() error { return nil }
+
+func (s *recordingSink) acked() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.ids)
+}
+
+// What NATS did not acknowledge by the drain deadline stays in the WAL
+// (not counted as lost) and the next start publishes exactly that, in
+// order, with the same message ids; the start after that has nothing.
+func TestWALPublishesWhatTheLastProcessLeft(t *testing.T) {
+	dir := t.TempDir()
+	frames := exampleFrames(10)
+	var ids []string
+	n := 0
+	first := &recordingSink{ok: func(*events.Message) bool { n++; return n <= 4 }}
+	logs := &syncBuffer{}
+	in, err := ingest.New(ingest.Options{Sink: first, SubjectPrefix: "zoom", Logger: zerolog.New(logs), WAL: &wal.Options{Dir: dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range frames {
+		if o := in.Handle("ris-a", f, time.Now()); o != ingest.Published {
+			t.Fatalf("outcome %v", o)
+		}
+	}
+	in.Start()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := in.Drain(ctx); err != nil {
+		t.Errorf("Drain = %v; what the WAL holds is not lost", err)
+	}
+	if lost := counter(t, in, "zccingest_dropped_total"); lost != 0 {
+		t.Errorf("dropped_total %d; want 0", lost)
+	}
+	if !strings.Contains(logs.String(), "stay in the write-ahead log") {
+		t.Errorf("no log of what stays:\n%s", logs)
+	}
+	ids = first.acked()
+	if len(ids) != 4 {
+		t.Fatalf("first process acknowledged %d, want 4", len(ids))
+	}
+
+	second := &recordingSink{}
+	in2, err := ingest.New(ingest.Options{Sink: second, SubjectPrefix: "zoom", Logger: zerolog.Nop(), WAL: &wal.Options{Dir: dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in2.Start()
+	got, err := in2.Recover(timeout(t, 10*time.Second))
+	if err != nil || got != 6 {
+		t.Fatalf("Recover = %d, %v; want the 6 not acknowledged", got, err)
+	}
+	if err := in2.Drain(timeout(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if all, want := append(ids, second.acked()...), first.offered; len(want) != 10 || !slices.Equal(all, want) {
+		t.Fatalf("published across both starts:\n%v\nwant, in order, once each:\n%v", all, want)
+	}
+
+	in3, err := ingest.New(ingest.Options{Sink: &recordingSink{}, SubjectPrefix: "zoom", Logger: zerolog.Nop(), WAL: &wal.Options{Dir: dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in3.Start()
+	if got, err := in3.Recover(timeout(t, 10*time.Second)); got != 0 || err != nil {
+		t.Errorf("third start recovered %d, %v; want nothing", got, err)
+	}
+	in3.Drain(timeout(t, 10*time.Second))
+}
+
+// A full WAL loses nothing silently: the event is still buffered, the
+// failure counted, and /readyz says the intake is not durable.
+func TestWALFullIsDegraded(t *testing.T) {
+	in, err := ingest.New(ingest.Options{Sink: idleSink{}, SubjectPrefix: "zoom", Logger: zerolog.Nop(),
+		WAL: &wal.Options{Dir: t.TempDir(), MaxBytes: 2 << 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range exampleFrames(5) {
+		if o := in.Handle("ris-a", f, time.Now()); o != ingest.Published {
+			t.Fatalf("frame %d: outcome %v", i, o)
+		}
+	}
+	if in.Pending() != 5 {
+		t.Errorf("%d buffered of 5", in.Pending())
+	}
+	code, body := get(t, in, "/readyz")
+	if code != 200 || !strings.Contains(body, "degraded: write-ahead log failing") || !strings.Contains(body, "wal.max_bytes") {
+		t.Errorf("/readyz %d %q", code, body)
+	}
+	_, metrics := get(t, in, "/metrics")
+	if !strings.Contains(metrics, `zccingest_wal_errors_total{reason="full"}`) || strings.Contains(metrics, `zccingest_wal_errors_total{reason="full"} 0`) {
+		t.Errorf("/metrics: %s", grep(metrics, "zccingest_wal_errors_total"))
+	}
+}
