@@ -282,6 +282,13 @@ func (in *Ingester) HandleWait(ctx context.Context, sub string, frame []byte, re
 }
 
 func (in *Ingester) handle(wait context.Context, sub string, frame []byte, received time.Time) (Outcome, error) {
+	var seq uint64
+	if in.wal != nil {
+		// On disk before anything depends on it, even the decoder. A
+		// failure is counted and logged by the log; the frame goes on, in
+		// memory only.
+		seq, _ = in.wal.Append(received, sub, frame)
+	}
 	msg, out := in.decode(sub, frame, received)
 	// Journal and keep in one order, so that a replay of the journal makes
 	// the same de-duplication choices as the live run did.
@@ -291,18 +298,15 @@ func (in *Ingester) handle(wait context.Context, sub string, frame []byte, recei
 		in.capture.Write(received, sub, frame) // never waits for the disk
 	}
 	if msg == nil {
+		in.release(seq)
 		return out, nil
 	}
 	if !in.seen.add(msg.ID, received) {
+		in.release(seq)
 		in.m.duplicates.Inc()
 		return Duplicate, nil
 	}
-	it := item{msg: msg, received: received, size: sizeOf(msg)}
-	if in.wal != nil {
-		// On disk before anything depends on it. A failure is counted and
-		// logged by the log; the event goes on, in memory only.
-		it.seq, _ = in.wal.Append(received, sub, frame)
-	}
+	it := item{msg: msg, received: received, size: sizeOf(msg), seq: seq}
 	if wait != nil {
 		if err := in.buf.putWait(wait, it); err != nil {
 			in.seen.forget(msg.ID)
