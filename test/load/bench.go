@@ -39,7 +39,7 @@ func bench(ctx context.Context, o options, w io.Writer) error {
 				}
 				var runs []result
 				for range max(o.repeat, 1) {
-					r, err := throughput(ctx, o, rigSpec{bin: o.bin, forward: fwd, subs: subs, jetstream: js})
+					r, err := throughput(ctx, o, rigSpec{bin: o.bin, wal: o.wal, forward: fwd, subs: subs, jetstream: js})
 					if err != nil {
 						return err
 					}
@@ -150,7 +150,7 @@ func natsName(js bool) string {
 // latency: one subscription at a steady rate, from the simulator's send to
 // the consumer's receipt, through zccingest into JetStream with acks.
 func latency(ctx context.Context, o options) (result, error) {
-	r, err := startRig(ctx, rigSpec{bin: o.bin, subs: 1, jetstream: true})
+	r, err := startRig(ctx, rigSpec{bin: o.bin, wal: o.wal, subs: 1, jetstream: true})
 	if err != nil {
 		return result{}, err
 	}
@@ -178,7 +178,7 @@ func latency(ctx context.Context, o options) (result, error) {
 }
 
 func idleRSS(ctx context.Context, o options) (int64, error) {
-	r, err := startRig(ctx, rigSpec{bin: o.bin, subs: 10, jetstream: true})
+	r, err := startRig(ctx, rigSpec{bin: o.bin, wal: o.wal, subs: 10, jetstream: true})
 	if err != nil {
 		return 0, err
 	}
@@ -191,7 +191,7 @@ func idleRSS(ctx context.Context, o options) (int64, error) {
 
 // reconnectGaps closes the socket and times until the next build_connection.
 func reconnectGaps(ctx context.Context, o options) ([]time.Duration, error) {
-	r, err := startRig(ctx, rigSpec{bin: o.bin, subs: 1})
+	r, err := startRig(ctx, rigSpec{bin: o.bin, wal: o.wal, subs: 1})
 	if err != nil {
 		return nil, err
 	}

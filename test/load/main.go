@@ -40,9 +40,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.only, "only", "", "run only the throughput rows whose name contains this (e.g. JetStream), and skip the rest")
 	fs.DurationVar(&o.soak, "soak", 0, "run the soak test for this `long` instead of the benchmark")
 	fs.Float64Var(&o.soakRate, "soak-rate", 100, "events per second in the soak test")
+	fs.StringVar(&o.wal, "wal", "interval", "the write-ahead log of zccingest under test: interval, always (wal.fsync) or off")
 	forward := fs.Bool("forward", false, "internal: be the raw-forward baseline (reads -forward-config)")
 	fs.StringVar(&o.forwardConfig, "forward-config", "", "internal")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	switch o.wal {
+	case "interval", "always", "off":
+	default:
+		fmt.Fprintf(stderr, "load: -wal %q is not interval, always or off\n", o.wal)
 		return 2
 	}
 	var err error
@@ -70,4 +77,5 @@ type options struct {
 	soak                  time.Duration
 	soakRate              float64
 	forwardConfig         string
+	wal                   string
 }
