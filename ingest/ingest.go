@@ -107,6 +107,7 @@ type Ingester struct {
 	stopPublisher context.CancelFunc
 	pubDone       chan struct{}
 	lost          int // events the publisher gave up on at the drain deadline; read after pubDone
+	kept          int // of those, events left in the WAL for the next start; read after pubDone
 
 	order sync.Mutex // journal and de-duplication in one order
 
@@ -227,6 +228,10 @@ func (in *Ingester) Drain(ctx context.Context) error {
 	if in.lost > 0 {
 		// An exit status that says so: a supervisor's log should show it.
 		err = fmt.Errorf("ingest: %d events not acknowledged by NATS within the drain deadline are lost", in.lost)
+	}
+	if in.kept > 0 {
+		// Not lost, but not a clean drain either: a supervisor's log says so.
+		err = errors.Join(err, fmt.Errorf("ingest: %d events not acknowledged by NATS within the drain deadline stay in the write-ahead log for the next start", in.kept))
 	}
 	if in.capture != nil {
 		err = errors.Join(err, in.capture.Close())

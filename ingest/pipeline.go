@@ -112,6 +112,7 @@ func (in *Ingester) lose(pending []item) int {
 			n++
 		}
 	}
+	in.kept = kept
 	if kept > 0 {
 		in.log.Warn().Int("events", kept).Msg("drain deadline passed with events not acknowledged by NATS; they stay in the write-ahead log for the next start")
 	}
