@@ -294,7 +294,7 @@ func (in *Ingester) handle(wait context.Context, sub string, frame []byte, recei
 		// memory only.
 		seq, _ = in.wal.Append(received, sub, frame)
 	}
-	msg, out := in.decode(sub, frame, received)
+	msg, out := in.decode(sub, frame, received, true)
 	// Journal and keep in one order, so that a replay of the journal makes
 	// the same de-duplication choices as the live run did.
 	in.order.Lock()
@@ -348,7 +348,7 @@ func (in *Ingester) Recover(ctx context.Context) (int, error) {
 	}
 	n := 0
 	err := in.wal.Replay(func(r wal.Record) error {
-		msg, _ := in.decode(r.Subscription, r.Frame, r.Received)
+		msg, _ := in.decode(r.Subscription, r.Frame, r.Received, false)
 		in.order.Lock()
 		defer in.order.Unlock()
 		if msg == nil || !in.seen.add(msg.ID, r.Received) {
@@ -369,7 +369,10 @@ func (in *Ingester) Recover(ctx context.Context) (int, error) {
 
 // decode turns a frame into its message: the event's, or the invalid
 // subject's. It returns a nil message for frames that publish nothing.
-func (in *Ingester) decode(sub string, frame []byte, received time.Time) (msg *events.Message, out Outcome) {
+// Only a live frame counts in the per-frame metrics (frames, events,
+// delivery lag): one read back from the WAL was counted by the process
+// that read it off the socket.
+func (in *Ingester) decode(sub string, frame []byte, received time.Time, live bool) (msg *events.Message, out Outcome) {
 	defer func() {
 		// A decoder bug on some frame must not take every subscription
 		// down with it: the frame goes to the invalid subject instead.
@@ -380,10 +383,14 @@ func (in *Ingester) decode(sub string, frame []byte, received time.Time) (msg *e
 	}()
 	f, err := events.ParseFrame(frame)
 	if err != nil {
-		in.m.frames.WithLabelValues(sub, "invalid").Inc()
+		if live {
+			in.m.frames.WithLabelValues(sub, "invalid").Inc()
+		}
 		return in.invalid(sub, frame, err), Invalid
 	}
-	in.m.counter(in.m.frames, sub, f.Module).Inc()
+	if live {
+		in.m.counter(in.m.frames, sub, f.Module).Inc()
+	}
 	switch f.Module {
 	case events.ModuleHeartbeat, events.ModuleBuildConnection:
 		return nil, Control
@@ -401,6 +408,9 @@ func (in *Ingester) decode(sub string, frame []byte, received time.Time) (msg *e
 	}
 	if err != nil {
 		return in.invalid(sub, frame, err), Invalid
+	}
+	if !live {
+		return msg, Published
 	}
 	// The event label comes from Zoom: only the names this version models
 	// become series of their own.
