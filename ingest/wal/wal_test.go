@@ -252,3 +252,35 @@ func BenchmarkAppend(b *testing.B) {
 		})
 	}
 }
+
+// A write that fails (a disk full, an I/O error) is counted and said by
+// Err; the next append starts a new segment by itself, and every record
+// that was written comes back.
+func TestWriteErrorStartsNewSegment(t *testing.T) {
+	dir := t.TempDir()
+	l := open(t, Options{Dir: dir, Registerer: prometheus.NewRegistry()})
+	appendN(t, l, 0, 3)
+	l.f.Close() // the disk fails under the segment
+	if _, err := l.Append(time.Now(), "sub", []byte("lost")); err == nil || l.Err() == nil {
+		t.Fatalf("append on a failed segment: %v, Err %v", err, l.Err())
+	}
+	if n := testutil.ToFloat64(l.m.errors.WithLabelValues("write")); n != 1 {
+		t.Fatalf("zccingest_wal_errors_total{reason=write} = %v", n)
+	}
+	appendN(t, l, 3, 2)
+	if l.Err() != nil {
+		t.Fatalf("Err after a good append: %v", l.Err())
+	}
+	if segs, _ := filepath.Glob(filepath.Join(dir, "seg-*")); len(segs) != 2 {
+		t.Fatalf("%d segments, want the failed one and a new one", len(segs))
+	}
+	l.lock.Close()
+	l2 := open(t, Options{Dir: dir})
+	var got []string
+	for _, r := range replay(t, l2) {
+		got = append(got, string(r.Frame))
+	}
+	if fmt.Sprint(got) != "[frame 0 frame 1 frame 2 frame 3 frame 4]" {
+		t.Fatalf("replayed %q", got)
+	}
+}
