@@ -17,11 +17,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/zccingest/zccingest/events"
-	"github.com/zccingest/zccingest/ingest/config"
 	"github.com/zccingest/zccingest/test/sim"
 	"github.com/zccingest/zccingest/test/testnats"
 )
@@ -308,9 +305,11 @@ http: {listen: "127.0.0.1:%d"}
 		required[id] = true
 	}
 
+	ns.Shutdown()
+	ns.WaitForShutdown()
 	got := map[string]int{}
-	for _, id := range streamIDs(t, ns) {
-		got[id]++
+	for _, m := range streamMessages(t, natsStore) {
+		got[m.Header.Get(events.HeaderMsgID)]++
 	}
 	missing, dup, extra := 0, 0, 0
 	for id := range required {
@@ -335,33 +334,4 @@ http: {listen: "127.0.0.1:%d"}
 	if missing+dup+extra > 0 {
 		t.Errorf("%d events read missing from the stream, %d more than once, %d never accepted\n%s", missing, dup, extra, last.logs.String())
 	}
-}
-
-// streamIDs returns the Nats-Msg-Id of every message of the stream.
-func streamIDs(t *testing.T, ns *server.Server) []string {
-	t.Helper()
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	ctx := testCtx(t, 30*time.Second)
-	st, err := js.Stream(ctx, config.DefaultStream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-		m, err := st.GetMsg(ctx, seq)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, m.Header.Get(events.HeaderMsgID))
-	}
-	return ids
 }
