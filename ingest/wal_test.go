@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/zccingest/zccingest/events"
 	"github.com/zccingest/zccingest/ingest"
 	"github.com/zccingest/zccingest/ingest/wal"
+	"github.com/zccingest/zccingest/test/sim"
 )
 
 // recordingSink acknowledges what ok accepts, recording its ids in order,
@@ -139,5 +141,44 @@ func TestWALFullIsDegraded(t *testing.T) {
 	_, metrics := get(t, in, "/metrics")
 	if !strings.Contains(metrics, `zccingest_wal_errors_total{reason="full"}`) || strings.Contains(metrics, `zccingest_wal_errors_total{reason="full"} 0`) {
 		t.Errorf("/metrics: %s", grep(metrics, "zccingest_wal_errors_total"))
+	}
+}
+
+type ackSink struct{}
+
+func (ackSink) Publish(context.Context, []*events.Message, []error) {}
+func (ackSink) Ready() error                                        { return nil }
+
+// BenchmarkHandleWAL is the hot path's cost of the WAL: Handle (decode,
+// de-duplicate, buffer) of distinct frames, with a sink that acknowledges
+// everything at once, without the log and with each fsync policy.
+func BenchmarkHandleWAL(b *testing.B) {
+	for _, mode := range []string{"off", string(wal.SyncInterval), string(wal.SyncAlways)} {
+		b.Run(mode, func(b *testing.B) {
+			opts := ingest.Options{Sink: ackSink{}, SubjectPrefix: "zoom", Logger: zerolog.Nop(), BufferEvents: max(b.N, 1000)}
+			if mode != "off" {
+				opts.WAL = &wal.Options{Dir: b.TempDir(), Sync: wal.SyncPolicy(mode), MaxBytes: 1 << 40}
+			}
+			in, err := ingest.New(opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			in.Start()
+			frames := make([][]byte, b.N)
+			for i := range frames {
+				frames[i] = sim.MessageFrame(fmt.Appendf(nil, `{"event":"contact_center.engagement_user_answered","event_ts":%d,"payload":{"account_id":"D8cJuqWVQ623CI4Q8yQK0Q","object":{"engagement_id":"eng-%09d","engagement_direction":"inbound","channel":"voice","flow_id":"ZWWC0A840C726C2CE3ACF01041CB8CFD8B9","cc_queue_id":"xqJE_cgERLyAJHYYL5LLeg","user_id":"IGTRVt3gQ2i-WjoUIjeZxw"}}}`, time.Now().UnixMilli(), i))
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for _, f := range frames {
+				if o := in.Handle("ris-a", f, time.Now()); o != ingest.Published {
+					b.Fatalf("outcome %v", o)
+				}
+			}
+			b.StopTimer()
+			if err := in.Drain(timeout(b, time.Minute)); err != nil {
+				b.Fatal(err)
+			}
+		})
 	}
 }
