@@ -182,3 +182,41 @@ func BenchmarkHandleWAL(b *testing.B) {
 		})
 	}
 }
+
+// funcSource is a Source that runs fn in place of sockets.
+type funcSource func(ctx context.Context)
+
+func (f funcSource) Run(ctx context.Context) { f(ctx) }
+func (funcSource) Connected(string) bool     { return true }
+
+// Run queues what the last process left before the sockets open, so that
+// it goes out first; NATS being away does not keep the sockets shut.
+func TestRunRecoversBeforeTheSockets(t *testing.T) {
+	dir := t.TempDir()
+	down := func(*events.Message) bool { return false }
+	in, err := ingest.New(ingest.Options{Sink: &recordingSink{ok: down}, SubjectPrefix: "zoom", Logger: zerolog.Nop(),
+		WAL: &wal.Options{Dir: dir}, DrainTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	frames := exampleFrames(8)
+	in.Run(context.Background(), funcSource(func(context.Context) {
+		for _, f := range frames {
+			in.Handle("ris-a", f, time.Now())
+		}
+	}))
+
+	in2, err := ingest.New(ingest.Options{Sink: &recordingSink{ok: down}, SubjectPrefix: "zoom", Logger: zerolog.Nop(),
+		WAL: &wal.Options{Dir: dir}, DrainTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	atOpen := -1
+	err = in2.Run(context.Background(), funcSource(func(context.Context) { atOpen = in2.Pending() }))
+	if atOpen != len(frames) {
+		t.Errorf("%d events queued when the sockets opened; want the %d the last process left", atOpen, len(frames))
+	}
+	if err == nil || !strings.Contains(err.Error(), "8 events not acknowledged") {
+		t.Errorf("Run = %v; want the 8 kept again", err)
+	}
+}
