@@ -12,7 +12,8 @@ import (
 type item struct {
 	msg      *events.Message
 	received time.Time
-	size     int64 // what it holds of the byte budget
+	size     int64  // what it holds of the byte budget
+	seq      uint64 // its frame's record in the WAL; 0: none
 }
 
 // sizeOf is what m holds of the byte budget: its body and subject, and a
@@ -148,16 +149,16 @@ func (b *buffer) close() {
 	signal(b.space)
 }
 
-// discard empties the buffer and returns how many items it held.
-func (b *buffer) discard() int {
+// discard empties the buffer and returns what it held.
+func (b *buffer) discard() []item {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	n := len(b.q)
+	q := b.q
 	for _, it := range b.q {
 		b.bytes -= it.size
 	}
 	b.q = nil
-	return n
+	return q
 }
 
 // depth is what is held: buffered and in flight.

@@ -28,6 +28,7 @@ import (
 
 	"github.com/zccingest/zccingest/events"
 	"github.com/zccingest/zccingest/ingest/capture"
+	"github.com/zccingest/zccingest/ingest/wal"
 )
 
 // inProcessWindow bounds the in-process de-duplication: the subscriptions
@@ -72,6 +73,12 @@ type Options struct {
 	CaptureMaxAge       time.Duration
 	CaptureMaxTotalSize int64
 
+	// WAL, when set, writes every frame to publish to a write-ahead log
+	// before it is buffered, and Run first publishes what a previous
+	// process left there unacknowledged. Its Registerer and Logger are
+	// the ingester's.
+	WAL *wal.Options
+
 	// Redact removes secrets from an error before it is logged or
 	// published (the token source's; nil: none to remove).
 	Redact func(string) string
@@ -95,6 +102,7 @@ type Ingester struct {
 	buf            *buffer
 	seen           *seen
 	capture        *capture.Writer
+	wal            *wal.Log
 	invalidSubject string
 	maxWait        time.Duration // longest pause between retries
 	drops          dropLog
@@ -104,6 +112,7 @@ type Ingester struct {
 	stopPublisher context.CancelFunc
 	pubDone       chan struct{}
 	lost          int // events the publisher gave up on at the drain deadline; read after pubDone
+	kept          int // of those, events left in the WAL for the next start; read after pubDone
 
 	order sync.Mutex // journal and de-duplication in one order
 
@@ -145,6 +154,19 @@ func New(opts Options) (*Ingester, error) {
 		}
 		in.capture = w
 	}
+	if opts.WAL != nil {
+		o := *opts.WAL
+		o.Registerer = in.reg
+		o.Logger = opts.Logger.With().Str("component", "wal").Logger()
+		l, err := wal.Open(o)
+		if err != nil {
+			if in.capture != nil {
+				in.capture.Close()
+			}
+			return nil, err
+		}
+		in.wal = l
+	}
 	return in, nil
 }
 
@@ -160,12 +182,19 @@ func cmpOr[T comparable](v, def T) T {
 func (in *Ingester) Registry() *prometheus.Registry { return in.reg }
 
 // Run publishes what src delivers until ctx is done, then waits for src to
-// stop and drains, with Options.DrainTimeout as the deadline.
+// stop and drains, with Options.DrainTimeout as the deadline. With a WAL,
+// what a previous process left unacknowledged is queued first, ahead of
+// anything src delivers.
 func (in *Ingester) Run(ctx context.Context, src Source) error {
 	in.mu.Lock()
 	in.src = src
 	in.mu.Unlock()
 	in.Start()
+	if _, err := in.Recover(ctx); err != nil {
+		in.log.Error().Err(err).Msg("publishing what the last process left in the write-ahead log")
+		// Not released: the next start tries again. The sockets open
+		// regardless: Zoom re-sends nothing.
+	}
 	src.Run(ctx)
 	in.log.Info().Msg("stopping: subscriptions closed")
 	dctx, cancel := context.WithTimeout(context.Background(), in.opts.DrainTimeout)
@@ -205,8 +234,15 @@ func (in *Ingester) Drain(ctx context.Context) error {
 		// An exit status that says so: a supervisor's log should show it.
 		err = fmt.Errorf("ingest: %d events not acknowledged by NATS within the drain deadline are lost", in.lost)
 	}
+	if in.kept > 0 {
+		// Not lost, but not a clean drain either: a supervisor's log says so.
+		err = errors.Join(err, fmt.Errorf("ingest: %d events not acknowledged by NATS within the drain deadline stay in the write-ahead log for the next start", in.kept))
+	}
 	if in.capture != nil {
 		err = errors.Join(err, in.capture.Close())
+	}
+	if in.wal != nil {
+		err = errors.Join(err, in.wal.Close())
 	}
 	in.log.Info().Msg("stopped")
 	return err
@@ -256,7 +292,14 @@ func (in *Ingester) HandleWait(ctx context.Context, sub string, frame []byte, re
 }
 
 func (in *Ingester) handle(wait context.Context, sub string, frame []byte, received time.Time) (Outcome, error) {
-	msg, out := in.decode(sub, frame, received)
+	var seq uint64
+	if in.wal != nil {
+		// On disk before anything depends on it, even the decoder. A
+		// failure is counted and logged by the log; the frame goes on, in
+		// memory only.
+		seq, _ = in.wal.Append(received, sub, frame)
+	}
+	msg, out := in.decode(sub, frame, received, true)
 	// Journal and keep in one order, so that a replay of the journal makes
 	// the same de-duplication choices as the live run did.
 	in.order.Lock()
@@ -265,22 +308,26 @@ func (in *Ingester) handle(wait context.Context, sub string, frame []byte, recei
 		in.capture.Write(received, sub, frame) // never waits for the disk
 	}
 	if msg == nil {
+		in.release(seq)
 		return out, nil
 	}
 	if !in.seen.add(msg.ID, received) {
+		in.release(seq)
 		in.m.duplicates.Inc()
 		return Duplicate, nil
 	}
-	it := item{msg: msg, received: received, size: sizeOf(msg)}
+	it := item{msg: msg, received: received, size: sizeOf(msg), seq: seq}
 	if wait != nil {
 		if err := in.buf.putWait(wait, it); err != nil {
 			in.seen.forget(msg.ID)
+			in.release(it.seq)
 			return Dropped, err
 		}
 		return out, nil
 	}
 	if reason := in.buf.put(it); reason != "" {
 		in.seen.forget(msg.ID) // another copy may yet be kept
+		in.release(it.seq)
 		in.drop(reason, 1)
 		in.drops.log(in.log, reason, msg, "", fmt.Sprintf("dropped: buffer full while NATS is unavailable (%d events, %d bytes: nats.buffer_events, nats.buffer_bytes)",
 			in.opts.BufferEvents, in.opts.BufferBytes))
@@ -289,9 +336,48 @@ func (in *Ingester) handle(wait context.Context, sub string, frame []byte, recei
 	return out, nil
 }
 
+// release tells the WAL that seq is settled: acknowledged, or counted as
+// dropped.
+func (in *Ingester) release(seq uint64) {
+	if in.wal != nil && seq != 0 {
+		in.wal.Release(seq)
+	}
+}
+
+// Recover queues what a previous process left unacknowledged in the WAL,
+// in order, waiting for room in the buffer as long as ctx allows (the
+// publisher must be started). It returns how many events it queued.
+func (in *Ingester) Recover(ctx context.Context) (int, error) {
+	if in.wal == nil {
+		return 0, nil
+	}
+	n := 0
+	err := in.wal.Replay(func(r wal.Record) error {
+		msg, _ := in.decode(r.Subscription, r.Frame, r.Received, false)
+		in.order.Lock()
+		defer in.order.Unlock()
+		if msg == nil || !in.seen.add(msg.ID, r.Received) {
+			in.wal.Release(r.Seq)
+			return nil
+		}
+		if err := in.buf.putWait(ctx, item{msg: msg, received: r.Received, size: sizeOf(msg), seq: r.Seq}); err != nil {
+			return fmt.Errorf("ingest: queueing the write-ahead log: %w", err)
+		}
+		n++
+		return nil
+	})
+	if n > 0 || err != nil {
+		in.log.Info().Int("events", n).Msg("publishing the events the last process left unacknowledged in the write-ahead log")
+	}
+	return n, err
+}
+
 // decode turns a frame into its message: the event's, or the invalid
 // subject's. It returns a nil message for frames that publish nothing.
-func (in *Ingester) decode(sub string, frame []byte, received time.Time) (msg *events.Message, out Outcome) {
+// Only a live frame counts in the per-frame metrics (frames, events,
+// delivery lag): one read back from the WAL was counted by the process
+// that read it off the socket.
+func (in *Ingester) decode(sub string, frame []byte, received time.Time, live bool) (msg *events.Message, out Outcome) {
 	defer func() {
 		// A decoder bug on some frame must not take every subscription
 		// down with it: the frame goes to the invalid subject instead.
@@ -302,10 +388,14 @@ func (in *Ingester) decode(sub string, frame []byte, received time.Time) (msg *e
 	}()
 	f, err := events.ParseFrame(frame)
 	if err != nil {
-		in.m.frames.WithLabelValues(sub, "invalid").Inc()
+		if live {
+			in.m.frames.WithLabelValues(sub, "invalid").Inc()
+		}
 		return in.invalid(sub, frame, err), Invalid
 	}
-	in.m.counter(in.m.frames, sub, f.Module).Inc()
+	if live {
+		in.m.counter(in.m.frames, sub, f.Module).Inc()
+	}
 	switch f.Module {
 	case events.ModuleHeartbeat, events.ModuleBuildConnection:
 		return nil, Control
@@ -326,6 +416,9 @@ func (in *Ingester) decode(sub string, frame []byte, received time.Time) (msg *e
 	}
 	if err != nil {
 		return in.invalid(sub, frame, err), Invalid
+	}
+	if !live {
+		return msg, Published
 	}
 	// The event label comes from Zoom: only the names this version models
 	// become series of their own.
@@ -384,6 +477,13 @@ func (in *Ingester) Handler() http.Handler {
 				fmt.Fprintln(w, p)
 			}
 			return
+		}
+		if in.wal != nil {
+			if err := in.wal.Err(); err != nil {
+				// Events still flow, but a crash would lose them.
+				fmt.Fprintf(w, "ready, degraded: write-ahead log failing, events held in memory only: %v\n", err)
+				return
+			}
 		}
 		if in.capture != nil {
 			if err := in.capture.Err(); err != nil {

@@ -69,6 +69,7 @@ func (in *Ingester) publish(ctx context.Context) (lost int) {
 				}
 				resolved++
 				size += it.size
+				in.release(it.seq)
 			}
 			in.buf.done(resolved, size)
 			pending = next
@@ -100,11 +101,25 @@ func (in *Ingester) publish(ctx context.Context) (lost int) {
 }
 
 // lose counts what was left at the drain deadline: the batch's messages not
-// yet acknowledged, and the buffer.
+// yet acknowledged, and the buffer. What is in the WAL is not lost: the
+// next start publishes it.
 func (in *Ingester) lose(pending []item) int {
-	n := len(pending) + in.buf.discard()
-	in.drop("shutdown_timeout", n)
-	in.log.Error().Int("events", n).Msg("drain deadline passed with events not acknowledged by NATS; they are lost")
+	n, kept := 0, 0
+	for _, it := range append(pending, in.buf.discard()...) {
+		if it.seq != 0 {
+			kept++
+		} else {
+			n++
+		}
+	}
+	in.kept = kept
+	if kept > 0 {
+		in.log.Warn().Int("events", kept).Msg("drain deadline passed with events not acknowledged by NATS; they stay in the write-ahead log for the next start")
+	}
+	if n > 0 {
+		in.drop("shutdown_timeout", n)
+		in.log.Error().Int("events", n).Msg("drain deadline passed with events not acknowledged by NATS; they are lost")
+	}
 	return n
 }
 

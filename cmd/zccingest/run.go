@@ -37,6 +37,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitConfig
 		}
 	}
+	if cfg.WAL.Enabled {
+		if err := writableDir(cfg.WAL.Dir); err != nil {
+			fmt.Fprintf(stderr, "zccingest: config: wal.dir: not writable: %v\n", err)
+			return exitConfig
+		}
+	}
 	tokens := newTokenSource(cfg.Zoom, log)
 	n, err := natsout.Connect(ctx, natsOptions(cfg.NATS, "zccingest", log))
 	if err != nil {
@@ -46,6 +52,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer n.Close()
 	opts := ingestOptions(cfg, n, log)
 	opts.Redact = tokens.Redact
+	// Before the sockets open, Run publishes what a killed process left.
+	opts.WAL = walOptions(cfg.WAL)
 	in, err := ingest.New(opts)
 	if err != nil {
 		log.Error().Err(err).Msg("startup failed")

@@ -13,6 +13,7 @@ import (
 	"github.com/zccingest/zccingest/ingest"
 	"github.com/zccingest/zccingest/ingest/config"
 	"github.com/zccingest/zccingest/ingest/natsout"
+	"github.com/zccingest/zccingest/ingest/wal"
 	"github.com/zccingest/zccingest/ingest/zoomws"
 	"github.com/zccingest/zccingest/session"
 )
@@ -127,6 +128,15 @@ func ingestOptions(cfg *config.Config, sink ingest.Sink, log zerolog.Logger) ing
 		o.Subscriptions = append(o.Subscriptions, s.Name)
 	}
 	return o
+}
+
+// walOptions maps the wal section onto the write-ahead log's options; nil
+// when it is off. Only run has one: replay's source is on disk already.
+func walOptions(w config.WAL) *wal.Options {
+	if !w.Enabled {
+		return nil
+	}
+	return &wal.Options{Dir: w.Dir, Sync: wal.SyncPolicy(w.Fsync), SyncInterval: w.FsyncInterval.D(), MaxBytes: int64(w.MaxBytes)}
 }
 
 // zoomwsOptions maps the zoom section and the subscriptions onto the

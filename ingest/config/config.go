@@ -38,6 +38,9 @@ const (
 	DefaultCaptureMaxAge    = 7 * 24 * time.Hour
 	DefaultCaptureTotalSize = 10 << 30
 	DefaultHTTPListen       = "127.0.0.1:9464"
+	DefaultWALFsync         = "interval"
+	DefaultWALFsyncInterval = 200 * time.Millisecond
+	DefaultWALMaxBytes      = 1 << 30
 )
 
 // Config is the whole file.
@@ -46,6 +49,7 @@ type Config struct {
 	Subscriptions []Subscription `yaml:"subscriptions"`
 	NATS          NATS           `yaml:"nats"`
 	Capture       Capture        `yaml:"capture"`
+	WAL           WAL            `yaml:"wal"`
 	HTTP          HTTP           `yaml:"http"`
 	Log           Log            `yaml:"log"`
 	Archive       *Archive       `yaml:"archive"` // nil: no archive poller
@@ -155,6 +159,18 @@ type Capture struct {
 	MaxTotalSize Size     `yaml:"max_total_size"`
 }
 
+// WAL is the write-ahead log of intake: every frame to publish is on disk
+// before it is buffered, until NATS acknowledges it.
+type WAL struct {
+	Enabled bool   `yaml:"enabled"` // default true
+	Dir     string `yaml:"dir"`
+	// Fsync: "interval" (every FsyncInterval, in the background) or
+	// "always" (every frame, before it is buffered).
+	Fsync         string   `yaml:"fsync"`
+	FsyncInterval Duration `yaml:"fsync_interval"`
+	MaxBytes      Size     `yaml:"max_bytes"`
+}
+
 // HTTP serves /metrics, /healthz and /readyz.
 type HTTP struct {
 	Listen string `yaml:"listen"` // "off" disables
@@ -260,6 +276,18 @@ func (c *Config) setDefaults(present map[string]bool) {
 	}
 	if unset("capture.max_total_size") {
 		c.Capture.MaxTotalSize = DefaultCaptureTotalSize
+	}
+	if unset("wal.enabled") {
+		c.WAL.Enabled = true
+	}
+	// Beside the embedded server's store by default: the state directory.
+	setString(&c.WAL.Dir, filepath.Join(filepath.Dir(n.Embedded.StoreDir), "wal"))
+	setString(&c.WAL.Fsync, DefaultWALFsync)
+	if unset("wal.fsync_interval") {
+		c.WAL.FsyncInterval = Duration(DefaultWALFsyncInterval)
+	}
+	if unset("wal.max_bytes") {
+		c.WAL.MaxBytes = DefaultWALMaxBytes
 	}
 	setString(&c.HTTP.Listen, DefaultHTTPListen)
 	setString(&c.Log.Level, "info")
@@ -394,6 +422,9 @@ func (c *Config) validate() error {
 	if t := c.Capture.MaxTotalSize; t != 0 && t < c.Capture.MaxFileSize {
 		return errorf("capture.max_total_size", "%d bytes is less than capture.max_file_size (%d): the current file alone would pass it; 0 keeps everything", t, c.Capture.MaxFileSize)
 	}
+	if err := c.WAL.validate(c); err != nil {
+		return err
+	}
 	if c.HTTP.Listen != "off" {
 		if err := checkListen("http.listen", c.HTTP.Listen, 0); err != nil {
 			return err
@@ -512,4 +543,27 @@ func (c *Config) Warnings() []string {
 		}
 	}
 	return w
+}
+
+func (w WAL) validate(c *Config) error {
+	switch w.Fsync {
+	case "interval", "always":
+	default:
+		return errorf("wal.fsync", "%q is not one of interval, always", w.Fsync)
+	}
+	if d := w.FsyncInterval.D(); d < 10*time.Millisecond || d > 10*time.Second {
+		return errorf("wal.fsync_interval", "%s is out of range: 10ms to 10s (a power loss can take one interval of events)", d)
+	}
+	if w.MaxBytes < 1<<20 {
+		return errorf("wal.max_bytes", "%d bytes is too small; at least 1MiB", w.MaxBytes)
+	}
+	if !w.Enabled {
+		return nil
+	}
+	for key, dir := range map[string]string{"capture.dir": c.Capture.Dir, "nats.embedded.store_dir": c.NATS.Embedded.StoreDir} {
+		if dir != "" && filepath.Clean(dir) == filepath.Clean(w.Dir) {
+			return errorf("wal.dir", "%q is also %s; the write-ahead log needs a directory of its own", w.Dir, key)
+		}
+	}
+	return nil
 }

@@ -43,6 +43,11 @@ func TestLoadValid(t *testing.T) {
 		{c.NATS.StreamMaxBytes, config.Size(0)},
 		{c.NATS.StreamReplicas, 1},
 		{c.Capture.Dir, ""},
+		{c.WAL.Enabled, true},
+		{c.WAL.Dir, "data/wal"}, // beside nats.embedded.store_dir
+		{c.WAL.Fsync, "interval"},
+		{c.WAL.FsyncInterval.D(), 200 * time.Millisecond},
+		{c.WAL.MaxBytes, config.Size(1 << 30)},
 		{c.HTTP.Listen, "127.0.0.1:9464"},
 		{c.Log.Level, "info"},
 		{c.Log.Format, "json"},
@@ -62,12 +67,16 @@ zoom: {account_id: a, client_id: c, client_secret: s, websocket_url: "ws://127.0
 subscriptions: [{name: a, id: x}]
 nats: {stream: "", url: "nats://10.0.0.1:4222"}
 capture: {dir: /tmp/c, max_file_size: 8MiB}
+wal: {enabled: false, fsync: always, max_bytes: 2GiB}
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.NATS.StreamName() != "" || c.Capture.MaxFileSize != 8<<20 {
 		t.Errorf("stream %q size %d", c.NATS.StreamName(), c.Capture.MaxFileSize)
+	}
+	if c.WAL.Enabled || c.WAL.Fsync != "always" || c.WAL.MaxBytes != 2<<30 {
+		t.Errorf("wal %+v", c.WAL)
 	}
 }
 

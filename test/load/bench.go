@@ -41,7 +41,7 @@ func bench(ctx context.Context, o options, w io.Writer) error {
 			if o.wireFloor {
 				specs = append(specs, rigSpec{bin: o.bin, forward: true, headers: true, subs: subs, jetstream: js})
 			}
-			specs = append(specs, rigSpec{bin: o.bin, subs: subs, jetstream: js})
+			specs = append(specs, rigSpec{bin: o.bin, wal: o.wal, subs: subs, jetstream: js})
 			// The setups take turns, run by run: this machine's other load
 			// drifts, and would favour whichever ran in a quiet spell.
 			runs := make([][]result, len(specs))
@@ -180,13 +180,17 @@ func natsName(js bool) string {
 // latency: one subscription at a steady rate, from the simulator's send to
 // the consumer's receipt, through zccingest into JetStream with acks.
 func latency(ctx context.Context, o options) (result, error) {
-	r, err := startRig(ctx, rigSpec{bin: o.bin, subs: 1, jetstream: true})
+	r, err := startRig(ctx, rigSpec{bin: o.bin, wal: o.wal, subs: 1, jetstream: true})
 	if err != nil {
 		return result{}, err
 	}
 	defer r.close()
 	r.keepLat = true
 	res := result{name: fmt.Sprintf("zccingest, JetStream, 1 sub, %.0f ev/s", o.latencyRate), events: o.latencyEvents, hasLat: true}
+	before, err := readProc(r.cmd.Process.Pid)
+	if err != nil {
+		return res, err
+	}
 	start := time.Now()
 	for i := range o.latencyEvents {
 		if d := time.Until(start.Add(time.Duration(float64(i) / o.latencyRate * float64(time.Second)))); d > 0 {
@@ -198,6 +202,8 @@ func latency(ctx context.Context, o options) (result, error) {
 	res.perSec = float64(res.received) / time.Since(start).Seconds()
 	st, _ := readProc(r.cmd.Process.Pid)
 	res.peakRSS = st.peak
+	// CPU per event at this rate: what the hot path costs when not saturated.
+	res.cpuPerM = time.Duration(float64(st.cpu-before.cpu) * 1e6 / float64(max(res.received, 1)))
 	r.latMu.Lock()
 	lat := slices.Clone(r.lat)
 	r.latMu.Unlock()
@@ -208,7 +214,7 @@ func latency(ctx context.Context, o options) (result, error) {
 }
 
 func idleRSS(ctx context.Context, o options) (int64, error) {
-	r, err := startRig(ctx, rigSpec{bin: o.bin, subs: 10, jetstream: true})
+	r, err := startRig(ctx, rigSpec{bin: o.bin, wal: o.wal, subs: 10, jetstream: true})
 	if err != nil {
 		return 0, err
 	}
@@ -221,7 +227,7 @@ func idleRSS(ctx context.Context, o options) (int64, error) {
 
 // reconnectGaps closes the socket and times until the next build_connection.
 func reconnectGaps(ctx context.Context, o options) ([]time.Duration, error) {
-	r, err := startRig(ctx, rigSpec{bin: o.bin, subs: 1})
+	r, err := startRig(ctx, rigSpec{bin: o.bin, wal: o.wal, subs: 1})
 	if err != nil {
 		return nil, err
 	}
@@ -269,10 +275,9 @@ func printTable(w io.Writer, results []result) {
 		if r.hasLat {
 			l50, l99, l999 = ms(r.p50), ms(r.p99), ms(r.p999)
 		}
+		// In a paced run, what each event costs when the process is not
+		// saturated (per-wakeup overhead included).
 		cpu := fmt.Sprintf("%.2f", r.cpuPerM.Seconds())
-		if r.hasLat {
-			cpu = "" // a paced run: CPU per event means nothing here
-		}
 		fmt.Fprintf(w, "%-44s %9d %9.0f %10s %8s %9s %9.1fM %8s %8s %8s %6d\n", r.name, r.events, r.perSec, ratio,
 			cpu, cpuRatio, float64(r.peakRSS)/(1<<20), l50, l99, l999, int64(r.events)-r.received)
 	}

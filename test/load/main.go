@@ -41,10 +41,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.soak, "soak", 0, "run the soak test for this `long` instead of the benchmark")
 	fs.Float64Var(&o.soakRate, "soak-rate", 100, "events per second in the soak test")
 	fs.BoolVar(&o.wireFloor, "wire-floor", false, "add a row per setup: the raw forward publishing each frame with a typical event message's headers, nothing decoded (the cost of the wire format alone)")
+	fs.StringVar(&o.wal, "wal", "interval", "the write-ahead log of zccingest under test: interval, always (wal.fsync) or off")
 	forward := fs.Bool("forward", false, "internal: be the raw-forward baseline (reads -forward-config)")
 	forwardHeaders := fs.Bool("forward-headers", false, "internal: the raw forward publishes with a typical message's headers")
 	fs.StringVar(&o.forwardConfig, "forward-config", "", "internal")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	switch o.wal {
+	case "interval", "always", "off":
+	default:
+		fmt.Fprintf(stderr, "load: -wal %q is not interval, always or off\n", o.wal)
 		return 2
 	}
 	var err error
@@ -73,4 +80,5 @@ type options struct {
 	soakRate              float64
 	forwardConfig         string
 	wireFloor             bool
+	wal                   string
 }

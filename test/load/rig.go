@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -53,6 +54,7 @@ type rigSpec struct {
 	simOpts   sim.Options
 	hb        string
 	logLevel  string
+	wal       string // interval, always, off
 }
 
 func freePort() (int, error) {
@@ -125,6 +127,11 @@ func startRig(ctx context.Context, spec rigSpec) (*rig, error) {
 	}
 	r.httpAddr = fmt.Sprintf("127.0.0.1:%d", hport)
 	fmt.Fprintf(&b, "nats: {url: %q, stream: %q}\nhttp: {listen: %q}\nlog: {level: %s}\n", r.ns.ClientURL(), stream, r.httpAddr, level)
+	if spec.wal == "off" {
+		b.WriteString("wal: {enabled: false}\n")
+	} else {
+		fmt.Fprintf(&b, "wal: {dir: %q, fsync: %s}\n", filepath.Join(r.dir, "wal"), cmp.Or(spec.wal, "interval"))
+	}
 	cfgPath := filepath.Join(r.dir, "config.yaml")
 	if err := os.WriteFile(cfgPath, []byte(b.String()), 0o600); err != nil {
 		return nil, err

@@ -22,7 +22,7 @@ import (
 // be in the stream exactly once; the rest fell into windows where no
 // subscription was connected, which the simulator reports.
 func soak(ctx context.Context, o options, w io.Writer) error {
-	r, err := startRig(ctx, rigSpec{bin: o.bin, subs: 10, jetstream: true, hb: "2s", logLevel: "info",
+	r, err := startRig(ctx, rigSpec{bin: o.bin, wal: o.wal, subs: 10, jetstream: true, hb: "2s", logLevel: "info",
 		simOpts: sim.Options{CloseOnTokenExpiry: true, TokenLifetime: 10 * time.Minute}})
 	if err != nil {
 		return err
