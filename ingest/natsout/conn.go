@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -425,9 +426,14 @@ func StartEmbedded(e Embedded, users []*server.NkeyUser, log zerolog.Logger) (*s
 // its notices (start-up banners, every client connecting) stay out.
 type serverLog struct{ log zerolog.Logger }
 
-func (l serverLog) Noticef(string, ...any)         {}
-func (l serverLog) Debugf(string, ...any)          {}
-func (l serverLog) Tracef(string, ...any)          {}
-func (l serverLog) Warnf(format string, v ...any)  { l.log.Warn().Msgf(format, v...) }
+func (l serverLog) Noticef(string, ...any) {}
+func (l serverLog) Debugf(string, ...any)  {}
+func (l serverLog) Tracef(string, ...any)  {}
+func (l serverLog) Warnf(format string, v ...any) {
+	if strings.HasPrefix(format, "Maximum payloads over") {
+		return // ours on purpose (MaxFrameMessage): said at every start, it would teach operators to ignore warnings
+	}
+	l.log.Warn().Msgf(format, v...)
+}
 func (l serverLog) Errorf(format string, v ...any) { l.log.Error().Msgf(format, v...) }
 func (l serverLog) Fatalf(format string, v ...any) { l.log.Error().Msgf(format, v...) }
