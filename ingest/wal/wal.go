@@ -124,6 +124,14 @@ const (
 	ackFile    = "ack"
 	lockFile   = "lock"
 	ackFileLen = 12
+
+	// maxSeq bounds a segment name this log will read: a name beyond it
+	// is no segment of ours, and its number would overflow.
+	maxSeq = 1 << 62
+	// maxPending bounds the records between the ack position and the end:
+	// wal.max_bytes holds far fewer. More means the numbers are not ours,
+	// and allocating a flag for each would exhaust memory.
+	maxPending = 1 << 30
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -197,7 +205,8 @@ func (l *Log) load() error {
 			continue
 		}
 		first, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(name, segPrefix), segSuffix), 10, 64)
-		if err != nil {
+		if err != nil || first >= maxSeq {
+			l.log.Warn().Str("file", name).Msg("wal: not a segment this log wrote; left alone")
 			continue
 		}
 		info, err := e.Info()
@@ -218,13 +227,21 @@ func (l *Log) load() error {
 	slices.SortFunc(l.segs, func(a, b segment) int { return cmpUint(a.first, b.first) })
 	l.next = l.base
 	if n := len(l.segs); n > 0 {
-		// The last segment's last whole record says where to go on.
+		// Nothing before the oldest segment is left to publish, whatever
+		// a damaged ack file said.
+		l.base = max(l.base, l.segs[0].first)
+		// The last segment's last whole record says where to go on. Its
+		// first number is used up even when that record was torn (a kill
+		// mid-write): a new segment may not take its name.
 		last := l.segs[n-1].first
-		l.next = max(l.next, last)
+		l.next = max(l.base, last+1)
 		_, err := scan(l.segs[n-1].path, func(r Record) error { l.next = max(l.next, r.Seq+1); return nil })
 		if err != nil {
 			return err
 		}
+	}
+	if l.next-l.base > maxPending {
+		return fmt.Errorf("wal: %s holds records %d to %d, more than any log holds unacknowledged: files another program wrote? (wal.dir)", l.opts.Dir, l.base, l.next)
 	}
 	l.recoverEnd = l.next
 	l.done = make([]bool, l.next-l.base)
@@ -416,8 +433,16 @@ func (l *Log) append(received time.Time, sub string, frame []byte) (uint64, erro
 	if l.opts.Sync == SyncAlways {
 		if err := l.f.Sync(); err != nil {
 			// After a failed fsync the page cache cannot be trusted to
-			// reach the disk: the record counts as not written.
+			// reach the disk: the record counts as not written, and the
+			// caller holds the frame in memory. Its number is used up all
+			// the same (released at once): the record may reach the disk
+			// after all, and a later record with the same number would be
+			// skipped when the log is read back.
 			l.abandonSegment()
+			l.next++
+			l.amu.Lock()
+			l.done = append(l.done, true)
+			l.amu.Unlock()
 			return 0, fmt.Errorf("wal: fsync: %w", err)
 		}
 	} else {

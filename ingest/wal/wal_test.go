@@ -284,3 +284,54 @@ func TestWriteErrorStartsNewSegment(t *testing.T) {
 		t.Fatalf("replayed %q", got)
 	}
 }
+
+// A kill in the middle of a new segment's first record leaves a segment
+// with no whole record. Its number is used up: the next process must not
+// try to create a segment of the same name (O_EXCL would refuse it on
+// every Append, for good), and the torn record is released.
+func TestTornFirstRecordOfNewSegment(t *testing.T) {
+	dir := t.TempDir()
+	l := open(t, Options{Dir: dir, SegmentSize: 100})
+	seqs := appendN(t, l, 0, 5)
+	for _, s := range seqs {
+		l.Release(s)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	next := seqs[len(seqs)-1] + 1
+	torn := filepath.Join(dir, fmt.Sprintf("%s%020d%s", segPrefix, next, segSuffix))
+	if err := os.WriteFile(torn, []byte{9, 0, 0, 0, 1}, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	l2 := open(t, Options{Dir: dir, SegmentSize: 100})
+	if rs := replay(t, l2); len(rs) != 0 {
+		t.Fatalf("replayed %d records; the torn one holds none", len(rs))
+	}
+	s, err := l2.Append(time.Now(), "sub", []byte("after"))
+	if err != nil || l2.Err() != nil {
+		t.Fatalf("Append after a torn first record: %v (Err %v)", err, l2.Err())
+	}
+	if s <= next {
+		t.Errorf("new sequence %d reuses the torn record's %d", s, next)
+	}
+	l2.Release(s)
+	if n := l2.Pending(); n != 0 {
+		t.Errorf("%d pending after releasing everything", n)
+	}
+}
+
+// A file in wal.dir named like a segment but with a number no log of ours
+// reaches is left alone: start-up neither panics nor allocates for it.
+func TestForeignSegmentName(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, segPrefix+"18446744073709551615"+segSuffix), []byte("junk"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l := open(t, Options{Dir: dir})
+	seqs := appendN(t, l, 0, 3)
+	if len(seqs) != 3 || l.Err() != nil {
+		t.Fatalf("appends beside a foreign file: %v %v", seqs, l.Err())
+	}
+}
