@@ -12,6 +12,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -68,7 +69,8 @@ type Options struct {
 type Source struct {
 	fetch   fetcher
 	opts    Options
-	secrets []string // what Redact hides besides access tokens
+	secrets []string // what Redact hides besides access tokens: the credentials, for good
+	rotated []string // and the last refresh tokens (addSecret), bounded
 	flight  singleflight.Group
 	errs    *prometheus.CounterVec // kind
 	wake    chan struct{}          // Invalidate wakes KeepFresh
@@ -313,7 +315,7 @@ func (s *Source) Invalidate(accessToken string) {
 // tokens, recent access tokens, and any access_token query parameter.
 func (s *Source) Redact(str string) string {
 	s.mu.Lock()
-	secrets := append(append([]string(nil), s.secrets...), s.recent...)
+	secrets := append(append(append([]string(nil), s.secrets...), s.rotated...), s.recent...)
 	s.mu.Unlock()
 	return RedactString(str, secrets...)
 }
@@ -323,9 +325,21 @@ func (s *Source) addSecret(secret string) {
 		return
 	}
 	s.mu.Lock()
-	s.secrets = append(s.secrets, secret)
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	// Added at every refresh attempt: keep each once, and only the most
+	// recent, or every Redact would walk a list that grows for ever.
+	if slices.Contains(s.secrets, secret) || slices.Contains(s.rotated, secret) {
+		return
+	}
+	s.rotated = append(s.rotated, secret)
+	if len(s.rotated) > maxRotated {
+		s.rotated = append(s.rotated[:0:0], s.rotated[len(s.rotated)-maxRotated:]...)
+	}
 }
+
+// maxRotated bounds the refresh tokens a Source remembers for Redact: the
+// last rotations' (older ones are spent). The client secret stays always.
+const maxRotated = 16
 
 func (s *Source) backoff(err error, failures int) time.Duration {
 	base := s.opts.TransientBackoff

@@ -155,3 +155,22 @@ func TestTokenRequestRefusesRedirect(t *testing.T) {
 		t.Errorf("error leaks the secret: %v", err)
 	}
 }
+
+// A secret added at every refresh attempt is kept once, and the list is
+// bounded: Redact runs on hot paths.
+func TestSecretsBounded(t *testing.T) {
+	s := newSource(nil, Options{}, "client-secret-value")
+	for i := range 1000 {
+		s.addSecret("refresh-token-same")
+		s.addSecret(fmt.Sprintf("refresh-token-%04d", i))
+	}
+	s.mu.Lock()
+	n := len(s.rotated)
+	s.mu.Unlock()
+	if n > maxRotated {
+		t.Errorf("%d refresh tokens remembered, want at most %d", n, maxRotated)
+	}
+	if got := s.Redact("x refresh-token-0999 y client-secret-value"); strings.Contains(got, "0999") || strings.Contains(got, "client-secret-value") {
+		t.Errorf("the newest refresh token or the client secret is not redacted: %q", got)
+	}
+}

@@ -3,7 +3,9 @@ package main
 import (
 	"flag"
 	"io"
+	"net/url"
 	"os"
+	"strings"
 
 	"github.com/zccingest/zccingest/ingest/config"
 	"github.com/zccingest/zccingest/ingest/natsauth"
@@ -75,4 +77,17 @@ func (f clientFlags) natsSection(role string, stderr io.Writer) (config.NATS, *c
 func fileExists(path string) bool {
 	st, err := os.Stat(path)
 	return err == nil && st.Mode().IsRegular()
+}
+
+// redactURLs returns a comma-separated URL list with any user:password
+// taken out, for printing.
+func redactURLs(list string) string {
+	parts := strings.Split(list, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
+			u.User = url.User("REDACTED")
+			parts[i] = u.String()
+		}
+	}
+	return strings.Join(parts, ",")
 }

@@ -43,9 +43,10 @@ func cmdTail(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "zccingest tail: %v\n", err)
 		return exitConfig
 	}
+	where := redactURLs(n.URL) // a URL may carry user:password
 	nc, err := nats.Connect(n.URL, append(auth, nats.Name("zccingest-tail"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))...)
 	if err != nil {
-		fmt.Fprintf(stderr, "zccingest tail: connecting to %s: %v\n", n.URL, err)
+		fmt.Fprintf(stderr, "zccingest tail: connecting to %s: %v\n", where, err)
 		return exitFail
 	}
 	defer nc.Close()
@@ -67,10 +68,10 @@ func cmdTail(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// Say "tailing" only once the server has the subscription: what is
 	// published after this line is printed.
 	if err := nc.FlushTimeout(10 * time.Second); err != nil {
-		fmt.Fprintf(stderr, "zccingest tail: %s: %v\n", n.URL, err)
+		fmt.Fprintf(stderr, "zccingest tail: %s: %v\n", where, err)
 		return exitFail
 	}
-	fmt.Fprintf(stderr, "tailing %s on %s (Ctrl-C to stop)\n", subject, n.URL)
+	fmt.Fprintf(stderr, "tailing %s on %s (Ctrl-C to stop)\n", subject, where)
 	<-ctx.Done()
 	return exitOK
 }

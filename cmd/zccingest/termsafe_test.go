@@ -64,3 +64,11 @@ func TestTailEscapesEventData(t *testing.T) {
 	}
 	noControls(t, "json line of a raw frame", jsonLine(inv.Data))
 }
+
+// tail prints where it connects; a URL's user:password stays out.
+func TestRedactURLs(t *testing.T) {
+	got := redactURLs("nats://alice:s3cret@n1:4222, nats://n2:4222,tls://tok3n@n3:4222")
+	if strings.Contains(got, "s3cret") || strings.Contains(got, "alice") || strings.Contains(got, "tok3n") || !strings.Contains(got, "n2:4222") {
+		t.Errorf("redactURLs = %q", got)
+	}
+}

@@ -90,14 +90,17 @@ func loadOrCreate(path string) (nkeys.KeyPair, error) {
 			return nil, fmt.Errorf("natsauth: %w", err)
 		}
 		seed, _ = kp.Seed()
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		// Written beside, then linked into place: a crash never leaves
+		// an empty seed file that every later start would refuse, and
+		// Link fails rather than replace a seed another process made.
+		f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 		if err != nil {
 			return nil, fmt.Errorf("natsauth: writing %s: %w", path, err)
 		}
+		defer os.Remove(f.Name())
 		_, werr := f.Write(append(seed, '\n'))
 		serr := f.Sync()
-		if err := errors.Join(werr, serr, f.Close()); err != nil {
-			os.Remove(path)
+		if err := errors.Join(werr, serr, f.Close(), os.Link(f.Name(), path)); err != nil {
 			return nil, fmt.Errorf("natsauth: writing %s: %w", path, err)
 		}
 		return kp, nil
