@@ -32,6 +32,14 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stdout, "config: WARNING: %s\n", w)
 	}
 	problems := checkNATS(ctx, cfg.NATS, stdout)
+	if cfg.WAL.Enabled {
+		if err := writableDir(cfg.WAL.Dir); err != nil {
+			fmt.Fprintf(stdout, "wal: FAIL: wal.dir: %v\n", err)
+			problems++
+		} else {
+			fmt.Fprintf(stdout, "wal: %s writable (fsync %s, at most %s)\n", cfg.WAL.Dir, cfg.WAL.Fsync, size(int64(cfg.WAL.MaxBytes)))
+		}
+	}
 	src := newTokenSource(cfg.Zoom, zerolog.Nop())
 	tok, err := src.Token(ctx)
 	if err != nil {

@@ -49,7 +49,7 @@ func TestCheckNATS(t *testing.T) {
 		want       []string
 	}{
 		{"embedded", fmt.Sprintf("{embedded: {store_dir: %q}}", filepath.Join(t.TempDir(), "js")), exitOK, []string{"nats: embedded server on 127.0.0.1:4222, started by run; store_dir", "all good"}},
-		{"embedded store not writable", fmt.Sprintf("{embedded: {store_dir: %q}}", filepath.Join(notDir, "js")), exitFail, []string{"nats: FAIL: nats.embedded.store_dir:", "1 problem(s) found"}},
+		{"embedded store (and the WAL beside it) not writable", fmt.Sprintf("{embedded: {store_dir: %q}}", filepath.Join(notDir, "js")), exitFail, []string{"nats: FAIL: nats.embedded.store_dir:", "wal: FAIL: wal.dir:", "2 problem(s) found"}},
 		{"existing stream", fmt.Sprintf("{url: %q}", small.ClientURL()), exitOK, []string{
 			"nats: ok, nats://127.0.0.1:",
 			"nats: warning: max_payload is 64 KiB; an event larger than that is published as headers only (Zoom frames are read up to 16 MiB)",

@@ -77,7 +77,7 @@ func TestConfigErrorsExit2(t *testing.T) {
 	os.WriteFile(path, fmt.Appendf(nil, "zoom: {account_id: a, client_id: c, client_secret: s}\nsubscriptions: [{name: a, id: x}]\nnats: {embedded: {store_dir: %q}}\n", filepath.Join(blocker, "nats")), 0o600)
 	for _, cmd := range []string{"run", "check"} {
 		code, out, errs := runCmd(t, cmd, "--config", path)
-		if code == exitOK || !strings.Contains(out+errs, "nats.embedded.store_dir") {
+		if code == exitOK || !strings.Contains(out+errs, "nats.embedded.store_dir") || cmd == "check" && !strings.Contains(out, "wal.dir") {
 			t.Errorf("%s with an unwritable store_dir: exit %d, %q", cmd, code, out+errs)
 		}
 		if cmd == "run" && code != exitConfig {
