@@ -1,7 +1,6 @@
 package ingest_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"slices"
@@ -51,32 +50,9 @@ func rounds() int {
 	return 3
 }
 
-// steady sends a fresh event to every subscription rate times a second
-// until stop is called.
-func (e *env) steady(rate int) (stop func()) {
-	src := sim.NewExampleSource()
-	quit, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(time.Second / time.Duration(rate))
-		defer tick.Stop()
-		for {
-			select {
-			case <-quit:
-				return
-			case <-tick.C:
-			}
-			ev, err := src.Next()
-			if err != nil {
-				panic(err)
-			}
-			// Not the test's context: a write cancelled half-way would
-			// close the socket, a fault of the test's own making.
-			e.sim.SendEvent(context.Background(), ev)
-		}
-	}()
-	return func() { close(quit); <-done }
-}
+// steady sends a fresh example event to every subscription rate times a
+// second until stop is called.
+func (e *env) steady(rate int) (stop func()) { return e.sim.Steady(sim.NewExampleSource(), rate) }
 
 // waitSent waits until the simulator has recorded n more frames.
 func (e *env) waitSent(t *testing.T, more int) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -77,34 +76,6 @@ func framesRead(t *testing.T, port int) int {
 		}
 	}
 	return n
-}
-
-// A steady sender of generated events through whatever happens to the
-// service; the simulator records what each socket accepted.
-func sendSteadily(s *sim.Server, rate int) (stop func()) {
-	g := sim.NewGenerator(7, s.Options().AccountID, 20)
-	quit, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(time.Second / time.Duration(rate))
-		defer tick.Stop()
-		for {
-			select {
-			case <-quit:
-				return
-			case <-tick.C:
-			}
-			ev, err := g.Next()
-			if err != nil {
-				panic(err)
-			}
-			// Not the test's context: a write cancelled half-way would
-			// close the socket, a fault of the test's own making.
-			s.SendEvent(context.Background(), ev)
-		}
-	}()
-	var once sync.Once
-	return func() { once.Do(func() { close(quit); <-done }) }
 }
 
 // accepted returns the simulator's record of events written on an open
@@ -247,7 +218,7 @@ wal: {dir: %q}
 http: {listen: "127.0.0.1:%d"}
 `, o.AccountID, o.ClientID, o.ClientSecret, s.TokenURL(), s.WebSocketURL(), slowLink(t, fmt.Sprintf("127.0.0.1:%d", natsPort), 25*time.Millisecond), filepath.Join(dir, "unused"), filepath.Join(dir, "wal"), httpPort), 0o600)
 
-	stop := sendSteadily(s, 500)
+	stop := s.Steady(sim.NewGenerator(7, s.Options().AccountID, 20), 500)
 	defer stop()
 	required := map[string]bool{}
 	optional := map[string]bool{} // accepted by a killed process's socket, maybe not read

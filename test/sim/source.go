@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/zccingest/zccingest/ingest/capture"
@@ -339,6 +340,34 @@ func (s *Server) Play(ctx context.Context, src Source, rate float64, count int) 
 		sent++
 	}
 	return sent, nil
+}
+
+// Steady sends an event from src to every subscription rate times a
+// second until the returned stop is called (once or more): traffic through whatever a
+// test does to the sockets meanwhile, the simulator's record saying what
+// each one accepted. Unlike Play it takes no context: a write cancelled
+// half-way would close the socket, a fault of the test's own making.
+func (s *Server) Steady(src Source, rate int) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(time.Second / time.Duration(rate))
+		defer tick.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-tick.C:
+			}
+			ev, err := src.Next()
+			if err != nil {
+				panic(err)
+			}
+			s.SendEvent(context.Background(), ev)
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(quit); <-done }) }
 }
 
 // PlayReplay sends the captured frames to every subscription at the recorded
