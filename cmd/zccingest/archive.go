@@ -41,14 +41,8 @@ func cmdArchive(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return exitConfig
 	}
 	log := newLogger(cfg.Log, stderr).With().Str("component", "archive").Logger()
-	for _, w := range cfg.Warnings() {
-		log.Warn().Msg(w)
-	}
-	if cfg.NATS.URL == "" {
-		if err := writableDir(cfg.NATS.Embedded.StoreDir); err != nil {
-			fmt.Fprintf(stderr, "zccingest: config: nats.embedded.store_dir: not writable: %v\n", err)
-			return exitConfig
-		}
+	if rc := startChecks(cfg, log, stderr); rc != exitOK {
+		return rc
 	}
 	tokens := archiveTokenSource(cfg, log)
 	n, err := natsout.Connect(ctx, natsOptions(cfg.NATS, "zccingest-archive", log))
@@ -62,7 +56,9 @@ func cmdArchive(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		log.Error().Err(err).Msg("startup failed")
 		return exitFail
 	}
-	if err := ensureNoticeStream(ctx, js, cfg.NATS, log); err != nil {
+	// The notices need the events stream: made as run makes it (natsout's
+	// config, retention included) when this poller starts first.
+	if err := n.EnsureStream(ctx); err != nil {
 		log.Error().Err(err).Msg("startup failed")
 		return exitFail
 	}
@@ -122,25 +118,6 @@ func archiveTokenSource(cfg *config.Config, log zerolog.Logger) *session.Source 
 		}, session.Options{Logger: log.With().Str("component", "session").Logger()})
 	}
 	return newTokenSource(cfg.Zoom, log)
-}
-
-// ensureNoticeStream creates the events stream when a standalone archive
-// poller finds none: with the same name, subjects and de-duplication window
-// 'run' gives it, so that whichever starts first makes the same stream.
-func ensureNoticeStream(ctx context.Context, js jetstream.JetStream, c config.NATS, log zerolog.Logger) error {
-	_, err := js.Stream(ctx, c.StreamName())
-	if err == nil || !errors.Is(err, jetstream.ErrStreamNotFound) {
-		return err
-	}
-	_, err = js.CreateStream(ctx, jetstream.StreamConfig{
-		Name: c.StreamName(), Subjects: []string{c.SubjectPrefix + ".>"}, Storage: jetstream.FileStorage,
-		Duplicates: c.DuplicateWindow.D(),
-	})
-	if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		return fmt.Errorf("creating the JetStream stream %s (nats.stream): %w", c.StreamName(), err)
-	}
-	log.Info().Str("stream", c.StreamName()).Msg("JetStream stream created")
-	return nil
 }
 
 // archiveEvent is what the poller needs of a normalized

@@ -26,16 +26,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	log := newLogger(cfg.Log, stderr)
-	for _, w := range cfg.Warnings() {
-		log.Warn().Msg(w)
-	}
-	if cfg.NATS.URL == "" {
-		// The embedded server would only say, 10 s later, that it did not
-		// start listening: name the directory now.
-		if err := writableDir(cfg.NATS.Embedded.StoreDir); err != nil {
-			fmt.Fprintf(stderr, "zccingest: config: nats.embedded.store_dir: not writable: %v\n", err)
-			return exitConfig
-		}
+	if rc := startChecks(cfg, log, stderr); rc != exitOK {
+		return rc
 	}
 	if cfg.WAL.Enabled {
 		if err := writableDir(cfg.WAL.Dir); err != nil {

@@ -156,3 +156,20 @@ func zoomwsOptions(cfg *config.Config, tokens *session.Source, in *ingest.Ingest
 	}
 	return o
 }
+
+// startChecks logs the config's warnings and names at once a store_dir the
+// embedded server could not use: the server would only say, 10 s later,
+// that it did not start listening. It returns the exit status to stop
+// with, exitOK to go on.
+func startChecks(cfg *config.Config, log zerolog.Logger, stderr io.Writer) int {
+	for _, w := range cfg.Warnings() {
+		log.Warn().Msg(w)
+	}
+	if cfg.NATS.URL == "" {
+		if err := writableDir(cfg.NATS.Embedded.StoreDir); err != nil {
+			fmt.Fprintf(stderr, "zccingest: config: nats.embedded.store_dir: not writable: %v\n", err)
+			return exitConfig
+		}
+	}
+	return exitOK
+}
