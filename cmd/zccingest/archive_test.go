@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,24 +16,11 @@ import (
 	"github.com/zccingest/zccingest/ingest/config"
 	"github.com/zccingest/zccingest/ingest/natsauth"
 	"github.com/zccingest/zccingest/test/sim"
+	"github.com/zccingest/zccingest/test/testnats"
 )
 
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// lockedBuf collects a command's output written from any goroutine.
+type lockedBuf = testnats.LogBuffer
 
 // 'zccingest archive' from an archive-only file (an OAuth app, no
 // subscriptions): it stores what is listed, and a

@@ -1,12 +1,10 @@
 package archive_test
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,27 +17,13 @@ import (
 	"github.com/zccingest/zccingest/ingest/archive"
 	"github.com/zccingest/zccingest/session"
 	"github.com/zccingest/zccingest/test/sim"
+	"github.com/zccingest/zccingest/test/testnats"
 )
 
 const acct = "SimAccount0000000000000"
 
 // syncBuf is a log sink the poller's goroutines may write to concurrently.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuf = testnats.LogBuffer
 
 type harness struct {
 	t      testing.TB
