@@ -55,11 +55,8 @@ func (f clientFlags) natsSection(role string, stderr io.Writer) (config.NATS, *c
 		}
 	} else {
 		n.URL = *f.url
-		n.NKeyFile = *f.nkey
-		if n.NKeyFile == "" {
-			if seed := natsauth.SeedFile(defaultCredentialsDir(), role); fileExists(seed) {
-				n.NKeyFile = seed
-			}
+		if seed := natsauth.SeedFile(defaultCredentialsDir(), role); fileExists(seed) {
+			n.NKeyFile = seed // --nkey, below, wins
 		}
 	}
 	if *f.nkey != "" {
