@@ -198,6 +198,9 @@ func (r *restState) limited(w http.ResponseWriter, category string) bool {
 		}
 	}
 	h.Set("X-RateLimit-Type", "QPS")
+	if category == "Heavy" {
+		r.heavyDay++ // a refused request does not count, one let through does
+	}
 	if limit < 0 {
 		return false
 	}
@@ -210,13 +213,13 @@ func (r *restState) limited(w http.ResponseWriter, category string) bool {
 		r.counts.RateLimited++
 		h.Set("X-RateLimit-Remaining", "0")
 		h.Set("X-RateLimit-Reset", strconv.FormatInt(r.second+1, 10))
+		if category == "Heavy" {
+			r.heavyDay--
+		}
 		zoomError(w, http.StatusTooManyRequests, 429, "You have reached the maximum per-second rate limit for this API. Try again later.")
 		return true
 	}
 	r.perSecond[category]++
-	if category == "Heavy" {
-		r.heavyDay++
-	}
 	h.Set("X-RateLimit-Remaining", strconv.Itoa(limit-r.perSecond[category]))
 	return false
 }

@@ -116,6 +116,15 @@ type Generator struct {
 	truth          *truth
 	lastEv         TruthEvent
 	emitted        bool
+	clock          func() time.Time
+}
+
+// SetClock makes Next stamp events with now() instead of the time: for
+// tests that want traffic spread over minutes without waiting minutes.
+func (g *Generator) SetClock(now func() time.Time) {
+	g.mu.Lock()
+	g.clock = now
+	g.mu.Unlock()
 }
 
 type agent struct {
@@ -164,8 +173,12 @@ func (g *Generator) Next() ([]byte, error) {
 	}
 	ev := g.queue[0]
 	g.queue = g.queue[1:]
-	ev.EventTS = time.Now().UnixMilli()
-	stamp := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
+	now := time.Now()
+	if g.clock != nil {
+		now = g.clock()
+	}
+	ev.EventTS = now.UnixMilli()
+	stamp := now.UTC().Format("2006-01-02T15:04:05.000Z")
 	for _, k := range []string{"date_time_ms", "created_time_ms", "last_modified_time_ms", "recording_end_time_ms"} {
 		if _, ok := ev.Payload.Object[k]; ok {
 			ev.Payload.Object[k] = stamp
@@ -215,14 +228,14 @@ func (g *Generator) login(a *agent) {
 
 // agentStep queues a status change of an agent not on an engagement: log
 // in, go Not Ready with a reason, come back Ready, or log out.
-func (g *Generator) agentStep() {
+func (g *Generator) agentStep(logout bool) {
 	a := &g.agents[g.rnd.IntN(len(g.agents))]
 	switch {
 	case !a.loggedIn:
 		g.login(a)
 	case a.st.name == StatusNotReady:
 		g.setStatus(a, ready)
-	case g.rnd.IntN(3) == 0:
+	case logout:
 		g.setStatus(a, offline)
 		a.loggedIn = false
 		g.queue = append(g.queue, g.make("contact_center.user_logout", a.who()))
@@ -245,8 +258,8 @@ func (g *Generator) make(name string, set map[string]any) *event {
 // plan queues the next engagement, logging its agent in (or back to
 // Ready) first if needed; now and then an agent's status change instead.
 func (g *Generator) plan() {
-	if g.rnd.IntN(4) == 0 {
-		g.agentStep()
+	if r := g.rnd.IntN(12); r < 3 {
+		g.agentStep(r == 0)
 		return
 	}
 	a := &g.agents[g.rnd.IntN(len(g.agents))]
