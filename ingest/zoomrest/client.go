@@ -368,8 +368,12 @@ func perSecondWait(h http.Header, now time.Time, attempt int) time.Duration {
 	return backoff(attempt)
 }
 
+// backoffBase is the first retry's wait after a server error or a 429
+// without a usable time.
+var backoffBase = 250 * time.Millisecond
+
 func backoff(attempt int) time.Duration {
-	d := 250 * time.Millisecond << min(attempt-1, 6)
+	d := backoffBase << min(attempt-1, 6)
 	return d - time.Duration(rand.Int64N(int64(d)/5+1))
 }
 
