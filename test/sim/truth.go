@@ -333,5 +333,6 @@ func (s *Server) played(src Source, ev []byte, n int) {
 	te.Sent = n > 0
 	s.mu.Lock()
 	s.truth = append(s.truth, te)
+	s.notify()
 	s.mu.Unlock()
 }
