@@ -346,10 +346,14 @@ func dailyUntil(h http.Header, now time.Time) (time.Time, bool) {
 	if !daily && until.IsZero() {
 		return time.Time{}, false
 	}
-	if until.IsZero() || until.Before(now) {
+	switch {
+	case until.IsZero():
 		// A daily refusal without a usable time: the next midnight UTC,
 		// when Zoom's daily counters are understood to reset.
 		until = now.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+	case until.Before(now):
+		// A time already past (clocks apart): try again in a minute.
+		until = now.Add(time.Minute)
 	}
 	return until, true
 }

@@ -183,7 +183,9 @@ func (r *restState) limited(w http.ResponseWriter, category string) bool {
 		}
 		if r.heavyDay >= r.opts.HeavyPerDay {
 			if r.dailyUntil.IsZero() {
-				r.dailyUntil = now.Add(r.opts.DailyReset)
+				// Retry-After is written to the second: the quota comes back
+				// at a whole second, not before the time written.
+				r.dailyUntil = now.Add(r.opts.DailyReset + time.Second - 1).Truncate(time.Second)
 				if r.opts.DailyReset <= 0 {
 					r.dailyUntil = now.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
 				}
@@ -373,8 +375,7 @@ func everAgents(e *EngagementTruth) []string {
 		case "contact_center.engagement_user_answered":
 			id = ev.UserID
 		case "contact_center.engagement_conference_participant_joined":
-			p, _ := e.objs[i]["joining_participant"].(map[string]any)
-			id = str(p, "participant_user_id")
+			id = e.objs[i]["joining_participant"]
 		}
 		if id != "" && !slices.Contains(ids, id) {
 			ids = append(ids, id)
@@ -477,9 +478,7 @@ func (q *restRequest) timeline(e *EngagementTruth, sn snapshot) []map[string]any
 				continue
 			}
 			if key != "" {
-				a, _ := e.objs[i][key].(map[string]any)
-				b, _ := e.objs[j][strings.Replace(key, "joining", "leaving", 1)].(map[string]any)
-				if str(a, "participant_user_id") != str(b, "participant_user_id") {
+				if e.objs[i][key] != e.objs[j][strings.Replace(key, "joining", "leaving", 1)] {
 					continue
 				}
 			}
@@ -497,25 +496,24 @@ func (q *restRequest) timeline(e *EngagementTruth, sn snapshot) []map[string]any
 			item["channel"], item["direction"], item["consumer_id"], item["flow_id"] = e.Channel, e.Direction, e.ConsumerID, e.FlowID
 		case "contact_center.task_reservation_created":
 			item["event_type"] = "Agent Offer"
-			item["user_id"], item["queue_id"], item["cc_queue_id"] = str(o, "assigned_user_id"), str(o, "cc_queue_id"), str(o, "cc_queue_id")
+			item["user_id"], item["queue_id"], item["cc_queue_id"] = o["assigned_user_id"], o["cc_queue_id"], o["cc_queue_id"]
 		case "contact_center.engagement_user_answered":
 			item["event_type"] = "Agent Accept"
-			item["user_id"], item["user_display_name"], item["accept_type"] = ev.UserID, str(o, "user_display_name"), "manual"
+			item["user_id"], item["user_display_name"], item["accept_type"] = ev.UserID, o["user_display_name"], "manual"
 		case "contact_center.engagement_user_hold":
 			item["event_type"] = "Hold"
 			item["user_id"], item["duration"] = ev.UserID, seconds(ev.TS, until(i, "engagement_user_unhold", ""))
 		case "contact_center.engagement_transfer_completed":
 			item["event_type"] = "Transfer"
-			item["user_id"], item["transfer_to_user_id"], item["transfer_type"] = ev.UserID, str(o, "transfer_to_user_id"), str(o, "transfer_type")
-			item["transfer_to_queue_id"] = str(o, "transfer_to_cc_queue_id")
+			item["user_id"], item["transfer_to_user_id"], item["transfer_type"] = ev.UserID, o["transfer_to_user_id"], o["transfer_type"]
+			item["transfer_to_queue_id"] = o["transfer_to_cc_queue_id"]
 		case "contact_center.engagement_conference_participant_joined":
-			p, _ := o["joining_participant"].(map[string]any)
 			item["event_type"] = "Conference"
-			item["user_id"], item["conference_type"], item["invitee_type"], item["invitee"] = ev.UserID, "warm", "Agent", str(p, "participant_user_id")
+			item["user_id"], item["conference_type"], item["invitee_type"], item["invitee"] = ev.UserID, "warm", "Agent", o["joining_participant"]
 			item["duration"] = seconds(ev.TS, until(i, "engagement_conference_participant_left", "joining_participant"))
 		case "contact_center.engagement_monitor_started":
 			item["event_type"] = "Monitor"
-			item["supervisor_id"], item["supervisor_display_name"] = str(o, "monitoring_user_id"), str(o, "monitoring_user_display_name")
+			item["supervisor_id"], item["supervisor_display_name"] = o["monitoring_user_id"], o["monitoring_user_display_name"]
 			item["duration"] = seconds(ev.TS, until(i, "engagement_monitor_ended", ""))
 		case "contact_center.engagement_wrap_up_started":
 			item["event_type"] = "Wrap Up"

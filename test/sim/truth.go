@@ -83,8 +83,40 @@ type EngagementTruth struct {
 	// Events are the engagement's generated events, in order.
 	Events []TruthEvent
 
-	objs []map[string]any // each event's object, for REST's fields
+	objs []fields // each event's fields REST gives, in step with Events
 }
+
+// fields are the few fields of an event's object that REST gives back
+// (the whole object would cost a kilobyte an event).
+type fields map[string]string
+
+// restFields are the object fields REST's timeline uses; the participant
+// fields keep their participant_user_id.
+var restFields = []string{"assigned_user_id", "cc_queue_id", "user_display_name", "transfer_to_user_id", "transfer_type",
+	"transfer_to_cc_queue_id", "monitoring_user_id", "monitoring_user_display_name"}
+
+func keep(o map[string]any) fields {
+	f := fields{}
+	for _, k := range restFields {
+		if v := str(o, k); v != "" {
+			f[k] = v
+		}
+	}
+	for _, k := range []string{"joining_participant", "leaving_participant"} {
+		if p, ok := o[k].(map[string]any); ok {
+			f[k] = str(p, "participant_user_id")
+		}
+	}
+	return f
+}
+
+// Bounds of what the truth keeps, so that a simulator serving for days
+// stays small: the oldest go first.
+const (
+	maxTruthEvents      = 500_000
+	maxTruthEngagements = 10_000
+	maxTruthChanges     = 200_000
+)
 
 // truth is what a generator generated, kept as it is emitted.
 type truth struct {
@@ -134,6 +166,9 @@ func (t *truth) observe(account string, ev *event) TruthEvent {
 				c.EngagementID = a.Engagements[len(a.Engagements)-1]
 			}
 			t.changes = append(t.changes, c)
+			if len(t.changes) > maxTruthChanges {
+				t.changes = slices.Delete(t.changes, 0, maxTruthChanges/10)
+			}
 		}
 	}
 	if te.EngagementID == "" {
@@ -144,9 +179,15 @@ func (t *truth) observe(account string, ev *event) TruthEvent {
 		e = &EngagementTruth{EngagementID: te.EngagementID, State: "started"}
 		t.engs[te.EngagementID] = e
 		t.engList = append(t.engList, te.EngagementID)
+		if len(t.engList) > maxTruthEngagements {
+			for _, id := range t.engList[:maxTruthEngagements/10] {
+				delete(t.engs, id)
+			}
+			t.engList = slices.Delete(t.engList, 0, maxTruthEngagements/10)
+		}
 	}
 	e.Events = append(e.Events, te)
-	e.objs = append(e.objs, o)
+	e.objs = append(e.objs, keep(o))
 	fill := func(dst *string, k string) {
 		if *dst == "" {
 			*dst = str(o, k)
@@ -333,6 +374,9 @@ func (s *Server) played(src Source, ev []byte, n int) {
 	te.Sent = n > 0
 	s.mu.Lock()
 	s.truth = append(s.truth, te)
+	if len(s.truth) > maxTruthEvents {
+		s.truth = slices.Delete(s.truth, 0, maxTruthEvents/10)
+	}
 	s.notify()
 	s.mu.Unlock()
 }
