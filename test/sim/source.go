@@ -438,7 +438,7 @@ func (s *Server) Play(ctx context.Context, src Source, rate float64, count int) 
 		if err != nil {
 			return sent, err
 		}
-		s.played(src, ev, s.SendEvent(ctx, ev))
+		s.played(src, s.SendEvent(ctx, ev))
 		sent++
 	}
 	return sent, nil
@@ -465,7 +465,7 @@ func (s *Server) Steady(src Source, rate int) (stop func()) {
 			if err != nil {
 				panic(err)
 			}
-			s.played(src, ev, s.SendEvent(context.Background(), ev))
+			s.played(src, s.SendEvent(context.Background(), ev))
 		}
 	}()
 	var once sync.Once
