@@ -39,6 +39,8 @@ type AgentTruth struct {
 	// Since is the event_ts of the status change that set Status (0: never
 	// changed since the generator began; the agent is Offline).
 	Since int64
+
+	answered string // the engagement the agent answered last: Occupied's through wrap-up
 }
 
 // A StatusChange is one user_status_changed the generator generated: an E6
@@ -161,8 +163,8 @@ func (t *truth) observe(account string, ev *event) TruthEvent {
 			a.Since = ev.EventTS
 			c := StatusChange{UserID: a.UserID, DisplayName: a.DisplayName, StatusID: a.StatusID, Status: a.Status,
 				SubStatusID: a.SubStatusID, SubStatus: a.SubStatus, TS: ev.EventTS}
-			if a.Status == StatusOccupied && len(a.Engagements) > 0 {
-				c.EngagementID = a.Engagements[len(a.Engagements)-1]
+			if a.Status == StatusOccupied {
+				c.EngagementID = a.answered
 			}
 			t.changes = append(t.changes, c)
 			if len(t.changes) > maxTruthChanges {
@@ -226,6 +228,9 @@ func (t *truth) observe(account string, ev *event) TruthEvent {
 	case "contact_center.engagement_user_answered":
 		e.State, e.AnsweredBy = "answered", te.UserID
 		join(te.UserID)
+		if a := t.agents[te.UserID]; a != nil {
+			a.answered = e.EngagementID
+		}
 	case "contact_center.engagement_user_hold":
 		e.State = "hold"
 	case "contact_center.engagement_user_unhold":

@@ -99,6 +99,11 @@ func TestGeneratorAgentStates(t *testing.T) {
 			t.Errorf("no %s in %v", k, seen)
 		}
 	}
+	for _, c := range g.StatusChanges() {
+		if (c.Status == StatusOccupied) != (c.EngagementID != "") {
+			t.Errorf("status change %+v: an Occupied row names its engagement, no other does", c)
+		}
+	}
 	open := g.OpenEngagements()
 	for id, a := range g.AgentTruth() {
 		if a.Status != StatusOffline && a.Status != status[id] || a.LoggedIn != loggedIn[id] {
