@@ -11,7 +11,8 @@
 // 'Z' in the request's timezone, not as UTC), paces itself by the
 // X-RateLimit-* headers, waits out per-second 429s, stops a category's
 // calls until a daily 429's Retry-After, and never spends more than its
-// own per-minute budget.
+// own per-minute budget. A list method that fails part-way returns what it
+// listed so far with the error.
 package zoomrest
 
 import (
