@@ -43,6 +43,14 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	malformedEvery := fs.Int("malformed-every", 0, "send a malformed frame after every `n` events (0: never)")
 	archiveFiles := fs.Int("archive-files", 0, "archived files served on /v2/archive_files, one a minute back from now (0: none)")
 	archiveSize := fs.Int64("archive-file-size", 1<<20, "size of each archived file in `bytes`")
+	restRate := fs.String("rest-rate", "20,10,5", "Contact Center REST per-second limits of the Light,Medium,Heavy `categories` (Zoom Pro: 20,10,5; Business+: 40,20,10; -1: none); past them a 429 with X-RateLimit-Reset")
+	restDaily := fs.Int("rest-heavy-per-day", 0, "daily quota of Heavy REST calls (status history); past it a 429 with Retry-After as an ISO-8601 time (0: none)")
+	restDailyReset := fs.Duration("rest-daily-reset", 0, "a daily 429's Retry-After is this far ahead (0: the next midnight UTC)")
+	restDelay := fs.Duration("rest-processing-delay", time.Minute, "an engagement appears in the REST engagement list and detail this long after its wrap-up ended (Zoom: about a minute)")
+	restPage := fs.Int("rest-page-size", 300, "largest page_size the REST endpoints honour")
+	restTokenTTL := fs.Duration("rest-page-token-ttl", 15*time.Minute, "how long a REST next_page_token lasts (Zoom: 15 minutes)")
+	restTZ := fs.String("rest-timezone", "UTC", "the timezone (IANA) REST reads a from/to written with a literal 'Z' in, as Zoom does, and writes times in")
+	restRepeat := fs.Bool("rest-repeat-first-page", false, "agent status history answers every next_page_token with its first page again (Zoom's analytics paging bug)")
 	if done, rc := parseFlags(fs, args, stderr); done {
 		return rc
 	}
@@ -65,6 +73,22 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *failBuilds > 0 {
 		s.FailBuilds(*failBuilds, *failContent)
 	}
+	restOpts := sim.RESTOptions{HeavyPerDay: *restDaily, DailyReset: *restDailyReset, ProcessingDelay: *restDelay,
+		MaxPageSize: *restPage, PageTokenTTL: *restTokenTTL, Timezone: *restTZ, RepeatFirstPage: *restRepeat}
+	if _, err := time.LoadLocation(*restTZ); err != nil {
+		fmt.Fprintf(stderr, "zccingest sim: -rest-timezone %q: %v\n", *restTZ, err)
+		return exitConfig
+	}
+	if _, err := fmt.Sscanf(*restRate, "%d,%d,%d", &restOpts.LightPerSecond, &restOpts.MediumPerSecond, &restOpts.HeavyPerSecond); err != nil ||
+		restOpts.LightPerSecond == 0 || restOpts.MediumPerSecond == 0 || restOpts.HeavyPerSecond == 0 {
+		fmt.Fprintf(stderr, "zccingest sim: -rest-rate %q: want three non-zero numbers, Light,Medium,Heavy (e.g. 20,10,5; -1: no limit)\n", *restRate)
+		return exitConfig
+	}
+	if *restPage < 1 || *restTokenTTL <= 0 || *restDelay < 0 || *restDaily < 0 {
+		fmt.Fprintln(stderr, "zccingest sim: -rest-page-size must be at least 1, -rest-page-token-ttl positive, -rest-processing-delay and -rest-heavy-per-day not negative")
+		return exitConfig
+	}
+	s.SetREST(restOpts)
 	if err := s.Start(*listen); err != nil {
 		fmt.Fprintf(stderr, "zccingest sim: %v\n", err)
 		return exitFail
@@ -80,6 +104,7 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *archiveFiles > 0 {
 		fmt.Fprintf(stdout, "  archive api:   %s (%d files)\n", s.ArchiveAPIURL(), *archiveFiles)
 	}
+	fmt.Fprintf(stdout, "  rest api:      %s (Contact Center, from the generated traffic)\n", s.RESTURL())
 
 	// Events go out once a subscription is connected: Zoom sends to open
 	// sockets only.
@@ -96,7 +121,9 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	default:
 		var src sim.Source = sim.NewExampleSource()
 		if *source == "generate" {
-			src = sim.NewGenerator(uint64(time.Now().UnixNano()), o.AccountID, *agents)
+			g := sim.NewGenerator(uint64(time.Now().UnixNano()), o.AccountID, *agents)
+			s.Track(g) // the REST endpoints serve its ground truth
+			src = g
 		}
 		if *malformedEvery > 0 {
 			src = &malformed{Source: src, every: *malformedEvery, s: s}

@@ -99,6 +99,9 @@ type Server struct {
 	tokenReqs  int
 	codeUsed   bool
 	arch       *archiveState
+	truth      []TruthEvent // every event played, in order
+	gens       []*Generator // whose truth the REST endpoints serve
+	rest       *restState
 }
 
 type conn struct {
@@ -146,6 +149,7 @@ func New(opts Options) *Server {
 	mux.HandleFunc("POST /oauth/token", s.handleToken)
 	mux.HandleFunc("GET /ws", s.handleWS)
 	s.arch = registerArchive(s, mux)
+	s.rest = registerREST(s, mux)
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	return s
 }

@@ -104,6 +104,7 @@ func decodeEvent(b []byte) (*event, error) {
 // supervisor monitoring, a conference or a transfer, ended (recording and
 // stream stopped), wrap-up with a disposition, with consistent ids.
 type Generator struct {
+	mu       sync.Mutex // Next may be called from a Steady goroutine while a test reads
 	rnd      *rand.Rand
 	account  string
 	examples map[string][]byte
@@ -112,18 +113,43 @@ type Generator struct {
 	seq      int
 	// recordingStart is when the current engagement's recording started.
 	recordingStart string
+	truth          *truth
+	lastEv         TruthEvent
+	emitted        bool
+	clock          func() time.Time
+}
+
+// SetClock makes Next stamp events with now() instead of the time: for
+// tests that want traffic spread over minutes without waiting minutes.
+func (g *Generator) SetClock(now func() time.Time) {
+	g.mu.Lock()
+	g.clock = now
+	g.mu.Unlock()
 }
 
 type agent struct {
 	id, name, email string
 	loggedIn        bool
+	st              status // as planned: what the queued events leave it in
 }
+
+// status is an agent's status and sub-status, as user_status_changed names them.
+type status struct{ id, name, subID, sub string }
+
+var (
+	offline    = status{"0", StatusOffline, "", ""}
+	ready      = status{"1", StatusReady, "", ""}
+	occupied   = status{"3", StatusOccupied, "30", "Inbound"}
+	wrappingUp = status{"3", StatusOccupied, "31", "Wrapping up"}
+	notReady   = []status{{"2", StatusNotReady, "20", "Break"}, {"2", StatusNotReady, "21", "Meal"}, {"2", StatusNotReady, "22", "Training"}}
+)
 
 // NewGenerator returns a generator with n agents; seed makes it repeatable.
 func NewGenerator(seed uint64, account string, n int) *Generator {
-	g := &Generator{rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), account: account, examples: Examples()}
+	g := &Generator{rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), account: account, examples: Examples(), truth: newTruth()}
 	for i := range max(n, 1) {
-		g.agents = append(g.agents, agent{id: fmt.Sprintf("agent%04d-%s", i, g.id(8)), name: fmt.Sprintf("Agent %d", i), email: fmt.Sprintf("agent%d@example.com", i)})
+		g.agents = append(g.agents, agent{id: fmt.Sprintf("agent%04d-%s", i, g.id(8)), name: fmt.Sprintf("Agent %d", i), email: fmt.Sprintf("agent%d@example.com", i), st: offline})
+		g.truth.addAgent(g.agents[i])
 	}
 	return g
 }
@@ -137,15 +163,22 @@ func (g *Generator) id(n int) string {
 	return string(b)
 }
 
-// Next returns the next event, stamped now.
+// Next returns the next event, stamped now, and records it in the
+// generator's ground truth.
 func (g *Generator) Next() ([]byte, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	if len(g.queue) == 0 {
 		g.plan()
 	}
 	ev := g.queue[0]
 	g.queue = g.queue[1:]
-	ev.EventTS = time.Now().UnixMilli()
-	stamp := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
+	now := time.Now()
+	if g.clock != nil {
+		now = g.clock()
+	}
+	ev.EventTS = now.UnixMilli()
+	stamp := now.UTC().Format("2006-01-02T15:04:05.000Z")
 	for _, k := range []string{"date_time_ms", "created_time_ms", "last_modified_time_ms", "recording_end_time_ms"} {
 		if _, ok := ev.Payload.Object[k]; ok {
 			ev.Payload.Object[k] = stamp
@@ -157,7 +190,58 @@ func (g *Generator) Next() ([]byte, error) {
 	if _, ok := ev.Payload.Object["recording_start_time_ms"]; ok {
 		ev.Payload.Object["recording_start_time_ms"] = g.recordingStart
 	}
-	return json.Marshal(ev)
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return nil, err
+	}
+	g.lastEv, g.emitted = g.truth.observe(g.account, ev), true
+	return b, nil
+}
+
+// last is the truth of the event Next returned last.
+func (g *Generator) last() (TruthEvent, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.lastEv, g.emitted
+}
+
+func (a *agent) who() map[string]any {
+	return map[string]any{"user_id": a.id, "display_name": a.name, "user_email": a.email, "user_display_name": a.name, "assigned_user_id": a.id}
+}
+
+// setStatus queues a user_status_changed taking a to st.
+func (g *Generator) setStatus(a *agent, st status) {
+	prev := a.st
+	a.st = st
+	g.queue = append(g.queue, g.make("contact_center.user_status_changed", merge(a.who(), map[string]any{
+		"previous_status_id": prev.id, "previous_status_name": prev.name, "previous_sub_status_id": prev.subID, "previous_sub_status_name": prev.sub,
+		"current_status_id": st.id, "current_status_name": st.name, "current_sub_status_id": st.subID, "current_sub_status_name": st.sub,
+	})))
+}
+
+// login queues a's login and its status going Ready.
+func (g *Generator) login(a *agent) {
+	a.loggedIn = true
+	g.queue = append(g.queue, g.make("contact_center.user_login", a.who()))
+	g.setStatus(a, ready)
+}
+
+// agentStep queues a status change of an agent not on an engagement: log
+// in, go Not Ready with a reason, come back Ready, or log out.
+func (g *Generator) agentStep(logout bool) {
+	a := &g.agents[g.rnd.IntN(len(g.agents))]
+	switch {
+	case !a.loggedIn:
+		g.login(a)
+	case a.st.name == StatusNotReady:
+		g.setStatus(a, ready)
+	case logout:
+		g.setStatus(a, offline)
+		a.loggedIn = false
+		g.queue = append(g.queue, g.make("contact_center.user_logout", a.who()))
+	default:
+		g.setStatus(a, notReady[g.rnd.IntN(len(notReady))])
+	}
 }
 
 func (g *Generator) make(name string, set map[string]any) *event {
@@ -171,16 +255,19 @@ func (g *Generator) make(name string, set map[string]any) *event {
 	return ev
 }
 
-// plan queues the next engagement, logging its agent in first if needed.
+// plan queues the next engagement, logging its agent in (or back to
+// Ready) first if needed; now and then an agent's status change instead.
 func (g *Generator) plan() {
+	if r := g.rnd.IntN(12); r < 3 {
+		g.agentStep(r == 0)
+		return
+	}
 	a := &g.agents[g.rnd.IntN(len(g.agents))]
-	who := map[string]any{"user_id": a.id, "display_name": a.name, "user_email": a.email, "user_display_name": a.name, "assigned_user_id": a.id}
+	who := a.who()
 	if !a.loggedIn {
-		a.loggedIn = true
-		g.queue = append(g.queue, g.make("contact_center.user_login", who))
-		g.queue = append(g.queue, g.make("contact_center.user_status_changed", merge(who, map[string]any{
-			"previous_status_name": "Offline", "current_status_id": "1", "current_status_name": "Ready", "current_sub_status_name": "",
-		})))
+		g.login(a)
+	} else if a.st != ready {
+		g.setStatus(a, ready)
 	}
 	g.seq++
 	eng := map[string]any{
@@ -210,6 +297,7 @@ func (g *Generator) plan() {
 		steps = append(steps, "contact_center.engagement_conference_participant_invited",
 			"contact_center.engagement_conference_participant_joined", "contact_center.engagement_conference_participant_left")
 	}
+	transfer := map[string]any{"transfer_to_user_id": other.id, "transfer_to_user_display_name": other.name}
 	if g.rnd.IntN(5) == 0 {
 		steps = append(steps, "contact_center.engagement_transfer_initiated", "contact_center.engagement_transfer_queued",
 			"contact_center.engagement_transfer_reserved", "contact_center.engagement_transfer_accepted",
@@ -245,8 +333,22 @@ func (g *Generator) plan() {
 			set = merge(merge(c, conference), map[string]any{"leaving_participant": invitee})
 		case "contact_center.voice_rtms_started":
 			set = merge(c, map[string]any{"server_urls": "wss://rtms.sim.invalid/" + eng["engagement_id"].(string)})
+		case "contact_center.engagement_transfer_initiated", "contact_center.engagement_transfer_queued",
+			"contact_center.engagement_transfer_reserved", "contact_center.engagement_transfer_accepted",
+			"contact_center.engagement_transfer_completed":
+			set = merge(c, transfer)
 		}
 		g.queue = append(g.queue, g.make(s, set))
+		// The agent's status follows the engagement: Occupied once it
+		// answers, Wrapping up, then Ready again.
+		switch s {
+		case "contact_center.engagement_user_answered":
+			g.setStatus(a, occupied)
+		case "contact_center.engagement_wrap_up_started":
+			g.setStatus(a, wrappingUp)
+		case "contact_center.engagement_wrap_up_ended":
+			g.setStatus(a, ready)
+		}
 	}
 }
 
@@ -336,7 +438,7 @@ func (s *Server) Play(ctx context.Context, src Source, rate float64, count int) 
 		if err != nil {
 			return sent, err
 		}
-		s.SendEvent(ctx, ev)
+		s.played(src, s.SendEvent(ctx, ev))
 		sent++
 	}
 	return sent, nil
@@ -363,7 +465,7 @@ func (s *Server) Steady(src Source, rate int) (stop func()) {
 			if err != nil {
 				panic(err)
 			}
-			s.SendEvent(context.Background(), ev)
+			s.played(src, s.SendEvent(context.Background(), ev))
 		}
 	}()
 	var once sync.Once

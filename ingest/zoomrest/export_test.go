@@ -1,0 +1,4 @@
+package zoomrest
+
+// BackoffBase lets the tests retry without waiting.
+var BackoffBase = &backoffBase
