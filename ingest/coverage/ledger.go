@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -88,6 +89,7 @@ type Ledger struct {
 	conns   []events.ConnectionChange
 	view    View
 	done    map[string]bool // gap and interruption ids published or found published
+	keys    map[string]bool // the record keys seen: sync's goroutine only
 	counted map[string]bool // gap ids counted in uncovered_seconds
 	nudge   chan struct{}
 	failing bool // NATS calls failing: log the first and the recovery only
@@ -109,7 +111,7 @@ func New(opts Options) (*Ledger, error) {
 	l := &Ledger{
 		opts: opts, log: opts.Logger.With().Str("component", "coverage").Logger(),
 		account: KeyToken(opts.Account), started: now,
-		open: map[string]int{}, done: map[string]bool{}, counted: map[string]bool{}, nudge: make(chan struct{}, 1),
+		open: map[string]int{}, done: map[string]bool{}, keys: map[string]bool{}, counted: map[string]bool{}, nudge: make(chan struct{}, 1),
 		rec: Record{Node: opts.Node, Account: opts.Account, Started: now.UnixMilli(), Subs: map[string]Sub{}},
 	}
 	for _, s := range opts.Subscriptions {
@@ -226,6 +228,37 @@ func (l *Ledger) OpenLegs() []string {
 	return out
 }
 
+// Ready returns /readyz's lines: whether the account is covered now and by
+// which legs. This node's legs come from memory; the other nodes' from the
+// last records read (a node whose record is stale does not count).
+func (l *Ledger) Ready() []string {
+	own := l.OpenLegs()
+	v := l.View()
+	l.mu.Lock()
+	failing := l.failing
+	l.mu.Unlock()
+	var legs []string
+	for _, s := range own {
+		legs = append(legs, l.opts.Node+"/"+s)
+	}
+	for _, g := range v.Legs {
+		if g.Node != l.opts.Node && g.OpenSince != 0 && !g.Stale {
+			legs = append(legs, g.Node+"/"+g.Subscription)
+		}
+	}
+	acct := MetricAccount(l.opts.Account)
+	var out []string
+	if len(legs) == 0 {
+		out = append(out, "coverage: account "+acct+" NOT covered: no subscription open on any node")
+	} else {
+		out = append(out, "coverage: account "+acct+" covered by "+strings.Join(legs, ", "))
+	}
+	if failing {
+		out = append(out, "coverage: ledger not shared (NATS unavailable): other nodes' legs as last read")
+	}
+	return out
+}
+
 // Run shares the record and publishes what the records show until ctx is
 // done, then writes the record once more (the connections closed at
 // shutdown), for at most 5 s. Call it so that it ends after the
@@ -249,8 +282,13 @@ func (l *Ledger) Run(ctx context.Context) {
 
 // sync writes the record, reads every node's, and publishes what has
 // ended and not been published yet.
-func (l *Ledger) sync(ctx context.Context) {
+func (l *Ledger) sync(parent context.Context) {
+	ctx, cancel := context.WithTimeout(parent, max(5*time.Second, 2*l.opts.Interval))
+	defer cancel()
 	err := l.syncErr(ctx)
+	if parent.Err() != nil {
+		return // stopping: Run syncs once more
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
@@ -282,9 +320,12 @@ func (l *Ledger) syncErr(ctx context.Context) error {
 	if err := l.publishConns(ctx); err != nil {
 		return err
 	}
-	recs, err := Records(ctx, kv, l.opts.Account)
+	recs, err := Records(ctx, kv, l.opts.Account, sortedKeys(l.keys)...)
 	if err != nil {
 		return err
+	}
+	for _, r := range recs {
+		l.keys[RecordKey(l.opts.Account, r.Node)] = true
 	}
 	v := Analyze(l.opts.Account, recs, now, l.opts.StaleAfter, l.opts.Window, now.Add(-l.opts.Retention).UnixMilli())
 	l.mu.Lock()
@@ -406,30 +447,62 @@ func (l *Ledger) publishConns(ctx context.Context) error {
 	}
 }
 
-// publishOnce publishes g unless its marker says a node did: the marker is
-// written after the stream has the message, so a crash in between
-// publishes it again, which the stream's duplicate window absorbs (the id
-// is the same on every node).
+// A marker is the value of a gap's or interruption's key: the gap, and
+// whether it is published yet. The node that creates it publishes; if that
+// node dies first, another publishes once the claim is StaleAfter old (the
+// id is the same on every node, and the stream's duplicate window absorbs
+// a repeat).
+type marker struct {
+	events.Gap
+	Published bool   `json:"published"`
+	ClaimedBy string `json:"claimed_by"`
+	ClaimedAt int64  `json:"claimed_at"`
+}
+
+// publishOnce publishes g unless a node has, or is about to.
 func (l *Ledger) publishOnce(ctx context.Context, kv jetstream.KeyValue, key string, g events.Gap) error {
 	if l.done[g.ID] {
 		return nil
 	}
-	switch _, err := kv.Get(ctx, key); {
-	case err == nil:
-		l.done[g.ID] = true
-		return nil
-	case !errors.Is(err, jetstream.ErrKeyNotFound) && !errors.Is(err, jetstream.ErrKeyDeleted):
-		return fmt.Errorf("coverage: reading %s: %w", key, err)
-	}
-	body, err := json.Marshal(g)
+	mk := marker{Gap: g, ClaimedBy: l.opts.Node, ClaimedAt: time.Now().UnixMilli()}
+	body, err := json.Marshal(mk)
 	if err != nil {
 		return fmt.Errorf("coverage: encoding %s: %w", g.ID, err)
 	}
-	if err := l.opts.Store.Publish(ctx, message(events.SystemSubject(l.opts.SubjectPrefix, l.opts.Account, g.Kind), g.ID, g.AccountID, body)); err != nil {
+	rev, err := kv.Create(ctx, key, body)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyExists):
+		e, err := kv.Get(ctx, key)
+		if err != nil {
+			return fmt.Errorf("coverage: reading %s: %w", key, err)
+		}
+		var have marker
+		if json.Unmarshal(e.Value(), &have) == nil && !have.Published && have.ClaimedBy != l.opts.Node &&
+			time.Since(time.UnixMilli(have.ClaimedAt)) < l.opts.StaleAfter {
+			return nil // the claimer is publishing it
+		}
+		if have.Published {
+			l.done[g.ID] = true
+			return nil
+		}
+		// Claimed by this node (a process before) or by one gone quiet.
+		rev = e.Revision()
+	case err != nil:
+		return fmt.Errorf("coverage: claiming %s: %w", key, err)
+	}
+	msg, err := json.Marshal(g)
+	if err != nil {
+		return fmt.Errorf("coverage: encoding %s: %w", g.ID, err)
+	}
+	if err := l.opts.Store.Publish(ctx, message(events.SystemSubject(l.opts.SubjectPrefix, l.opts.Account, g.Kind), g.ID, g.AccountID, msg)); err != nil {
 		return fmt.Errorf("coverage: publishing %s: %w", g.ID, err)
 	}
-	if _, err := kv.Create(ctx, key, body); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
-		return fmt.Errorf("coverage: marking %s published: %w", g.ID, err)
+	mk.Published = true
+	body, _ = json.Marshal(mk)
+	if _, err := kv.Update(ctx, key, body, rev); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+		// Published all the same; a node that takes the claim over
+		// publishes it again, which the duplicate window absorbs.
+		l.log.Debug().Err(err).Str("key", key).Msg("coverage: marking a gap published")
 	}
 	l.done[g.ID] = true
 	ev := l.log.Info()
@@ -452,17 +525,33 @@ func message(subject, id, account string, body []byte) *events.Message {
 	return &events.Message{Subject: subject, ID: id, Header: h, Data: body}
 }
 
-// Records returns every node's record of the account in the bucket.
-func Records(ctx context.Context, kv jetstream.KeyValue, account string) ([]Record, error) {
+// Records returns every node's record of the account in the bucket, and
+// of the keys in also. The listing comes from a watch, which can report
+// its initial values complete before a key written meanwhile: a ledger
+// passes every key it has seen before, so that a node once known is read
+// every time.
+func Records(ctx context.Context, kv jetstream.KeyValue, account string, also ...string) ([]Record, error) {
+	keys := map[string]bool{}
+	for _, k := range also {
+		keys[k] = true
+	}
+	err := watchAll(ctx, kv, KeyToken(account)+".*", func(key string, _ []byte) { keys[key] = true })
+	if err != nil {
+		return nil, fmt.Errorf("coverage: listing the ledger: %w", err)
+	}
 	var recs []Record
-	err := watchAll(ctx, kv, KeyToken(account)+".*", func(key string, v []byte) {
+	for _, k := range sortedKeys(keys) {
+		e, err := kv.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("coverage: reading %s: %w", k, err)
+		}
 		var r Record
-		if err := json.Unmarshal(v, &r); err == nil && r.Node != "" {
+		if err := json.Unmarshal(e.Value(), &r); err == nil && r.Node != "" {
 			recs = append(recs, r)
 		}
-	})
-	if err != nil {
-		return nil, fmt.Errorf("coverage: reading the ledger: %w", err)
 	}
 	return recs, nil
 }
@@ -476,9 +565,9 @@ func Published(ctx context.Context, kv jetstream.KeyValue, account string) (gaps
 		into   *[]events.Gap
 	}{{acct + ".gap.*", &gaps}, {acct + ".interruption.>", &interruptions}} {
 		err := watchAll(ctx, kv, k.filter, func(_ string, v []byte) {
-			var g events.Gap
-			if json.Unmarshal(v, &g) == nil && g.ID != "" {
-				*k.into = append(*k.into, g)
+			var m marker
+			if json.Unmarshal(v, &m) == nil && m.ID != "" {
+				*k.into = append(*k.into, m.Gap)
 			}
 		})
 		if err != nil {
