@@ -14,7 +14,7 @@ import (
 type nopSink struct{}
 
 func (nopSink) Publish(_ context.Context, msgs []*events.Message, errs []error) { clear(errs) }
-func (nopSink) Ready() error                                                 { return nil }
+func (nopSink) Ready() error                                                    { return nil }
 
 // singleLeg returns zccingest_single_leg_events_total by subscription.
 func singleLeg(t *testing.T, in *ingest.Ingester) map[string]int {
