@@ -283,7 +283,7 @@ func (l *Ledger) Run(ctx context.Context) {
 // sync writes the record, reads every node's, and publishes what has
 // ended and not been published yet.
 func (l *Ledger) sync(parent context.Context) {
-	ctx, cancel := context.WithTimeout(parent, max(5*time.Second, 2*l.opts.Interval))
+	ctx, cancel := context.WithTimeout(parent, max(2*time.Second, 2*l.opts.Interval))
 	defer cancel()
 	err := l.syncErr(ctx)
 	if parent.Err() != nil {
