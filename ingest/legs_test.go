@@ -95,3 +95,20 @@ func TestSingleLegEvents(t *testing.T) {
 		})
 	}
 }
+
+// Options.Ready's lines follow /readyz's verdict, whatever it is, and do
+// not change its status code.
+func TestReadyzExtraLines(t *testing.T) {
+	in, err := ingest.New(ingest.Options{Sink: nopSink{}, SubjectPrefix: "zoom", Subscriptions: []string{"a"},
+		Ready: func() []string { return []string{"coverage: account acct covered by n2/b"} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, body := get(t, in, "/readyz")
+	if code != 503 || !strings.HasPrefix(body, "subscription a: not connected\n") || !strings.HasSuffix(body, "coverage: account acct covered by n2/b\n") {
+		t.Errorf("/readyz: %d %q", code, body)
+	}
+	if code, _ := get(t, in, "/healthz"); code != 200 {
+		t.Errorf("/healthz: %d", code)
+	}
+}
