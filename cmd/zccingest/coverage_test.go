@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,6 +41,7 @@ type covRig struct {
 	dir  string
 	sys  *sysCollector
 	cfgs map[string]string
+	http map[string]int // node's /readyz port
 }
 
 // sysCollector gathers the system messages as they are published.
@@ -86,7 +89,7 @@ func newCovRig(t *testing.T, subs ...string) *covRig {
 	t.Cleanup(nc.Close)
 	js, _ := jetstream.New(nc)
 	r := &covRig{t: t, sim: startSim(t, sim.Options{Subscriptions: subs}), url: ns.ClientURL(), nc: nc, js: js, dir: t.TempDir(),
-		sys: &sysCollector{}, cfgs: map[string]string{}}
+		sys: &sysCollector{}, cfgs: map[string]string{}, http: map[string]int{}}
 	ctx := testCtx(t, 20*time.Second)
 	st, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: config.DefaultStream, Subjects: []string{"zoom.>"}, Duplicates: 2 * time.Minute, MaxAge: time.Hour})
 	if err != nil {
@@ -119,17 +122,29 @@ func (r *covRig) node(name string, subs ...string) *child {
 			list = append(list, fmt.Sprintf("{name: ris-%s, id: %s}", s, s))
 		}
 		cfg = filepath.Join(r.dir, name+".yaml")
+		r.http[name] = freePort(r.t)
 		os.WriteFile(cfg, fmt.Appendf(nil, `zoom: {account_id: %s, client_id: %s, client_secret: %s, token_url: %q, websocket_url: %q}
 subscriptions: [%s]
 nats: {url: %q, embedded: {store_dir: %q}}
 wal: {dir: %q}
-http: {listen: "off"}
+http: {listen: "127.0.0.1:%d"}
 coverage: {node: %s, interval: %s, stale_after: 1s}
 `, o.AccountID, o.ClientID, o.ClientSecret, r.sim.TokenURL(), r.sim.WebSocketURL(), strings.Join(list, ", "), r.url,
-			filepath.Join(r.dir, "unused"), filepath.Join(r.dir, "wal-"+name), name, covInterval), 0o600)
+			filepath.Join(r.dir, "unused"), filepath.Join(r.dir, "wal-"+name), r.http[name], name, covInterval), 0o600)
 		r.cfgs[name] = cfg
 	}
 	return startChild(r.t, cfg)
+}
+
+func readyz(t *testing.T, port int) string {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
 
 // waitOpen waits until n connections have been reported open on the
@@ -373,6 +388,10 @@ func TestCoveragePairBothLegsDown(t *testing.T) {
 	r.waitOpen(2)
 	stop := r.sim.Steady(sim.NewGenerator(12, r.sim.Options().AccountID, 20), 200)
 	defer stop()
+	// /readyz of either node names both legs.
+	r.until("both legs in /readyz", func() bool {
+		return strings.Contains(readyz(t, r.http["n1"]), "covered by n1/ris-s1, n2/ris-s2")
+	}, n1)
 	r.sim.SetBuildDelay(time.Second)
 	r.sim.DropConnections("s1")
 	r.sim.DropConnections("s2")
