@@ -90,6 +90,7 @@ type Ledger struct {
 	view    View
 	done    map[string]bool // gap and interruption ids published or found published
 	keys    map[string]bool // the record keys seen: sync's goroutine only
+	pruned  time.Time       // when the markers were last pruned: sync's goroutine only
 	counted map[string]bool // gap ids counted in uncovered_seconds
 	nudge   chan struct{}
 	failing bool // NATS calls failing: log the first and the recovery only
@@ -345,6 +346,42 @@ func (l *Ledger) syncErr(ctx context.Context) error {
 		if err := l.publishOnce(ctx, kv, InterruptionKey(l.opts.Account, g.Nodes[0], g.Subscriptions[0], g.From), g); err != nil {
 			return err
 		}
+	}
+	if now.Sub(l.pruned) >= pruneEvery {
+		if err := l.prune(ctx, kv, now.Add(-l.opts.Retention).UnixMilli()); err != nil {
+			return err
+		}
+		l.pruned = now
+	}
+	return nil
+}
+
+// pruneEvery is how often the markers past the retention are removed.
+const pruneEvery = time.Hour
+
+// prune purges the gap and interruption markers whose gap began before
+// cut. Every node does; a purge of a purged key is harmless.
+func (l *Ledger) prune(ctx context.Context, kv jetstream.KeyValue, cut int64) error {
+	acct := KeyToken(l.opts.Account)
+	var old []string
+	for _, f := range []string{acct + ".gap.*", acct + ".interruption.>"} {
+		err := watchAll(ctx, kv, f, func(key string, _ []byte) {
+			from, err := strconv.ParseInt(key[strings.LastIndexByte(key, '.')+1:], 10, 64)
+			if err == nil && from < cut {
+				old = append(old, key)
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("coverage: listing old markers: %w", err)
+		}
+	}
+	for _, k := range old {
+		if err := kv.Purge(ctx, k); err != nil {
+			return fmt.Errorf("coverage: purging %s: %w", k, err)
+		}
+	}
+	if len(old) > 0 {
+		l.log.Debug().Int("markers", len(old)).Msg("coverage: markers older than the retention purged")
 	}
 	return nil
 }

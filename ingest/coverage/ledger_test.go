@@ -214,3 +214,34 @@ func TestTwoNodesOneGap(t *testing.T) {
 		t.Error("no marker for the gap")
 	}
 }
+
+// Markers of gaps that began before the retention (a day) are purged; a
+// recent one stays.
+func TestOldMarkersPruned(t *testing.T) {
+	ns := testnats.Start(t, testnats.Options{})
+	js := connect(t, ns.ClientURL())
+	ctx := testnats.Timeout(t, 10*time.Second)
+	st := &store{js: js}
+	kv, err := st.Bucket(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	oldKey := coverage.GapKey("acct", now.Add(-25*time.Hour).UnixMilli())
+	oldInt := coverage.InterruptionKey("acct", "n2", "b", now.Add(-30*time.Hour).UnixMilli())
+	recent := coverage.GapKey("acct", now.Add(-time.Hour).UnixMilli())
+	for _, k := range []string{oldKey, oldInt, recent} {
+		if _, err := kv.Put(ctx, k, []byte(`{"id":"x","published":true}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newLedger(t, js, "n1", "a")
+	gone := func(k string) bool {
+		_, err := kv.Get(ctx, k)
+		return errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted)
+	}
+	waitFor(t, "the old markers purged", func() bool { return gone(oldKey) && gone(oldInt) })
+	if gone(recent) {
+		t.Error("a marker of an hour ago was purged")
+	}
+}
