@@ -146,9 +146,7 @@ func TestGapThroughNATSOutage(t *testing.T) {
 		g.Cause != "disconnected" || strings.Join(g.Subscriptions, ",") != "a,b" {
 		t.Errorf("gaps %+v\n%s", gaps, logs.String())
 	}
-	if !strings.Contains(logs.String(), "coverage ledger shared again") {
-		t.Errorf("logs do not say the ledger recovered:\n%s", logs.String())
-	}
+	waitFor(t, "a log line saying the ledger recovered", func() bool { return strings.Contains(logs.String(), "coverage ledger shared again") })
 	// The marker says it is published; status reads it back.
 	kv, err := js.KeyValue(ctx, coverage.Bucket)
 	if err != nil {
