@@ -159,6 +159,8 @@ func printStatus(w io.Writer, r *statusReport) {
 	for _, l := range v.Legs {
 		st, since := "closed", "-"
 		switch {
+		case l.Stale && l.Stopped != 0:
+			st = "node stopped " + ts(l.Stopped)
 		case l.Stale:
 			st = "node gone (stale record)"
 		case l.OpenSince != 0:

@@ -2,6 +2,7 @@ package coverage
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"time"
 
@@ -18,8 +19,10 @@ type Record struct {
 	// AsOf is older than the stale bound counts as closed from AsOf: the
 	// node (or its link to NATS) is gone.
 	AsOf int64 `json:"as_of"`
-	// Started is when the node's process started.
+	// Started is when the node's process started; Stopped when it stopped
+	// cleanly (0 while it runs, and after a crash).
 	Started int64          `json:"started"`
+	Stopped int64          `json:"stopped,omitempty"`
 	Subs    map[string]Sub `json:"subs"`
 	// Down are the times the node's process was not running, found on its
 	// restart: from the last AsOf of the process before to the start.
@@ -102,6 +105,8 @@ type Leg struct {
 	// OpenSince is when its connection opened; zero while closed.
 	OpenSince int64 `json:"open_since,omitempty"`
 	Stale     bool  `json:"stale,omitempty"` // its node's record is older than the stale bound
+	// Stopped is when its node's process stopped cleanly (its last record).
+	Stopped int64 `json:"stopped,omitempty"`
 }
 
 // A View is what the ledger's records say at one moment.
@@ -126,7 +131,8 @@ type View struct {
 
 // Analyze computes the view of the account at now from every node's record:
 // a gap is a hole in the union of every leg's coverage, an interruption a
-// hole in one leg's coverage that the others covered at least in part.
+// hole in one leg's coverage that the others covered throughout (a hole
+// that overlaps a gap is told by the gap).
 // Every node computes the same holes from the same records. Holes that
 // end before since are left out (retention).
 func Analyze(account string, recs []Record, now time.Time, stale, window time.Duration, since int64) View {
@@ -155,7 +161,7 @@ func Analyze(account string, recs []Record, now time.Time, stale, window time.Du
 		down = append(down, r.Down...)
 		for name, s := range r.Subs {
 			subs[name] = true
-			l := legSpans{Leg: Leg{Node: r.Node, Subscription: name, Stale: !live(r)}, spans: slices.Clone(s.Intervals)}
+			l := legSpans{Leg: Leg{Node: r.Node, Subscription: name, Stale: !live(r), Stopped: r.Stopped}, spans: slices.Clone(s.Intervals)}
 			if s.OpenSince != nil {
 				end := at // open now, as far as a live node says
 				if !live(r) {
@@ -189,11 +195,12 @@ func Analyze(account string, recs []Record, now time.Time, stale, window time.Du
 			From: h.from(), To: h.to(), Subscriptions: subList, Nodes: nodeList, Cause: cause,
 		})
 	}
+	accountHoles := holes(u, math.MaxInt64)
 	for _, l := range legs {
 		v.Legs = append(v.Legs, l.Leg)
 		for _, h := range holes(l.spans, v.Horizon) {
-			if h.to() < since || coveredIn(u, h.from(), h.to()) == 0 {
-				continue // before the retention, or wholly a gap of the account
+			if h.to() < since || overlaps(accountHoles, h) {
+				continue // before the retention, or part of a gap: the gap says it
 			}
 			cause := "disconnected"
 			if overlaps(down, h) {

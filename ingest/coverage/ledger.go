@@ -273,6 +273,9 @@ func (l *Ledger) Run(ctx context.Context) {
 		case <-ctx.Done():
 			fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
+			l.mu.Lock()
+			l.rec.Stopped = time.Now().UnixMilli()
+			l.mu.Unlock()
 			l.sync(fctx)
 			return
 		case <-t.C:
