@@ -38,6 +38,10 @@ const (
 	DefaultRetention  = 24 * time.Hour
 )
 
+// maxIntervals bounds the closed intervals a record keeps per subscription
+// (some 40 bytes each in JSON: 200 KB for 5,000).
+const maxIntervals = 5000
+
 // maxConnQueue bounds the connection changes held while NATS is away; the
 // oldest go first (the ledger keeps the intervals regardless).
 const maxConnQueue = 1000
@@ -321,9 +325,8 @@ func (l *Ledger) syncErr(ctx context.Context) error {
 	if _, err := kv.Put(ctx, RecordKey(l.opts.Account, l.opts.Node), rec); err != nil {
 		return fmt.Errorf("coverage: writing the ledger: %w", err)
 	}
-	if err := l.publishConns(ctx); err != nil {
-		return err
-	}
+	// A connection change that cannot be published (yet) holds up no gap.
+	connErr := l.publishConns(ctx)
 	recs, err := Records(ctx, kv, l.opts.Account, sortedKeys(l.keys)...)
 	if err != nil {
 		return err
@@ -352,11 +355,11 @@ func (l *Ledger) syncErr(ctx context.Context) error {
 	}
 	if now.Sub(l.pruned) >= pruneEvery {
 		if err := l.prune(ctx, kv, now.Add(-l.opts.Retention).UnixMilli()); err != nil {
-			return err
+			return errors.Join(connErr, err)
 		}
 		l.pruned = now
 	}
-	return nil
+	return connErr
 }
 
 // pruneEvery is how often the markers past the retention are removed.
@@ -441,6 +444,11 @@ func (l *Ledger) snapshot(now time.Time) ([]byte, error) {
 	cut := now.Add(-l.opts.Retention).UnixMilli()
 	for name, s := range l.rec.Subs {
 		s.Intervals = prune(s.Intervals, cut)
+		if n := len(s.Intervals); n > maxIntervals {
+			// A connection flapping all day: the record must stay well
+			// under NATS's max_payload. The oldest go first.
+			s.Intervals = s.Intervals[n-maxIntervals:]
+		}
 		l.rec.Subs[name] = s
 	}
 	l.rec.Down = prune(l.rec.Down, cut)

@@ -244,3 +244,34 @@ func TestOldMarkersPruned(t *testing.T) {
 		t.Error("a marker of an hour ago was purged")
 	}
 }
+
+// A connection flapping all day keeps the record bounded: the latest 5,000
+// intervals of a subscription, the oldest dropped.
+func TestIntervalsBounded(t *testing.T) {
+	ns := testnats.Start(t, testnats.Options{})
+	js := connect(t, ns.ClientURL())
+	l, _ := newLedger(t, js, "n1", "a")
+	t0 := time.Now().Add(-time.Hour)
+	for i := range 5100 {
+		at := t0.Add(time.Duration(i) * 100 * time.Millisecond)
+		l.OnState("a", true, at, "")
+		l.OnState("a", false, at.Add(50*time.Millisecond), "read_error")
+	}
+	ctx := testnats.Timeout(t, 10*time.Second)
+	kv, err := (&store{js: js}).Bucket(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec coverage.Record
+	waitFor(t, "the record of every interval", func() bool {
+		e, err := kv.Get(ctx, coverage.RecordKey("acct", "n1"))
+		if err != nil || json.Unmarshal(e.Value(), &rec) != nil {
+			return false
+		}
+		iv := rec.Subs["a"].Intervals
+		return len(iv) > 0 && iv[len(iv)-1][0] == t0.Add(5099*100*time.Millisecond).UnixMilli()
+	})
+	if iv := rec.Subs["a"].Intervals; len(iv) != 5000 || iv[0][0] != t0.Add(100*100*time.Millisecond).UnixMilli() {
+		t.Errorf("%d intervals, the first from %d", len(iv), iv[0][0])
+	}
+}
