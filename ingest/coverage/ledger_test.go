@@ -11,6 +11,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
 
 	"github.com/zccingest/zccingest/events"
@@ -44,11 +46,15 @@ func (s *store) Publish(ctx context.Context, m *events.Message) error {
 	return err
 }
 
+var registries sync.Map // *coverage.Ledger → *prometheus.Registry
+
 func newLedger(t *testing.T, js jetstream.JetStream, node string, subs ...string) (*coverage.Ledger, *testnats.LogBuffer) {
 	t.Helper()
 	logs := &testnats.LogBuffer{}
+	reg := prometheus.NewRegistry()
 	l, err := coverage.New(coverage.Options{Node: node, Account: "acct", SubjectPrefix: "zoom", Subscriptions: subs,
-		Store: &store{js: js}, Interval: 50 * time.Millisecond, StaleAfter: time.Second, Logger: zerolog.New(logs)})
+		Store: &store{js: js}, Interval: 50 * time.Millisecond, StaleAfter: time.Second, Logger: zerolog.New(logs), Registerer: reg})
+	registries.Store(l, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,6 +200,21 @@ func TestTwoNodesOneGap(t *testing.T) {
 	if len(gaps) != 1 || gaps[0].From != t0.Add(120*time.Millisecond).UnixMilli() || gaps[0].To != t0.Add(300*time.Millisecond).UnixMilli() ||
 		strings.Join(gaps[0].Nodes, ",") != "n1,n2" {
 		t.Fatalf("gaps in the stream: %+v", gaps)
+	}
+	// Each node counts the gap's 180 ms once, under the configured account.
+	for _, l := range []*coverage.Ledger{l1, l2} {
+		reg, _ := registries.Load(l)
+		want := `
+# HELP zccingest_uncovered_seconds_total Seconds in gaps (no subscription of the account open on any node), counted when each gap ends.
+# TYPE zccingest_uncovered_seconds_total counter
+zccingest_uncovered_seconds_total{account="acct"} 0.18
+`
+		if err := testutil.GatherAndCompare(reg.(*prometheus.Registry), strings.NewReader(want), "zccingest_uncovered_seconds_total"); err != nil {
+			t.Error(err)
+		}
+		if r := l.View().Ratio; r <= 0.3 || r >= 1 {
+			t.Errorf("coverage ratio %f: some 180 ms of a few hundred were uncovered", r)
+		}
 	}
 	kv, _ := js.KeyValue(ctx, coverage.Bucket)
 	recs, err := coverage.Records(ctx, kv, "acct")
