@@ -60,6 +60,9 @@ type Options struct {
 	AccountID string
 	// Subscriptions are the names /readyz expects the Source connected.
 	Subscriptions []string
+	// Ready, when set, adds lines to /readyz after its verdict (the
+	// coverage of the account); it does not change the status code.
+	Ready func() []string
 
 	BufferEvents int   // events held while the sink is away; default 100,000
 	BufferBytes  int64 // and their bytes; default 512 MiB
@@ -101,6 +104,7 @@ type Ingester struct {
 	reg            *prometheus.Registry
 	buf            *buffer
 	seen           *seen
+	legs           *legs
 	capture        *capture.Writer
 	wal            *wal.Log
 	invalidSubject string
@@ -143,6 +147,7 @@ func New(opts Options) (*Ingester, error) {
 	}
 	in.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	in.m = newMetrics(in.reg, func() float64 { return float64(in.buf.depth()) })
+	in.initLegs()
 	if opts.CaptureDir != "" {
 		w, err := capture.NewWriter(capture.Options{
 			Dir: opts.CaptureDir, MaxFileSize: opts.CaptureMaxFileSize,
@@ -315,7 +320,7 @@ func (in *Ingester) handle(wait context.Context, sub string, frame []byte, recei
 		in.release(seq)
 		return out, nil
 	}
-	if !in.seen.add(msg.ID, received) {
+	if !in.seen.add(msg.ID, in.legBit(sub), received) {
 		in.release(seq)
 		in.m.duplicates.Inc()
 		return Duplicate, nil
@@ -360,7 +365,7 @@ func (in *Ingester) Recover(ctx context.Context) (int, error) {
 		msg, _ := in.decode(r.Subscription, r.Frame, r.Received, false)
 		in.order.Lock()
 		defer in.order.Unlock()
-		if msg == nil || !in.seen.add(msg.ID, r.Received) {
+		if msg == nil || !in.seen.add(msg.ID, 0, r.Received) {
 			in.wal.Release(r.Seq)
 			return nil
 		}
@@ -498,5 +503,18 @@ func (in *Ingester) Handler() http.Handler {
 		}
 		fmt.Fprintln(w, "ready")
 	})
+	if in.opts.Ready != nil {
+		// The verdict above, then the extra lines: wrap the handler so
+		// that every return path of it gets them.
+		inner := mux
+		mux = http.NewServeMux()
+		mux.Handle("/", inner)
+		mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+			inner.ServeHTTP(w, r)
+			for _, l := range in.opts.Ready() {
+				fmt.Fprintln(w, l)
+			}
+		})
+	}
 	return mux
 }

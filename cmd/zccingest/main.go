@@ -46,6 +46,7 @@ func commands() []command {
 		{"tail", "print normalized events as they arrive", cmdTail},
 		{"version", "print version, commit and Go version", cmdVersion},
 		{"archive", "poll Zoom's archived meeting files into the NATS Object Store", cmdArchive},
+		{"status", "coverage now, and every gap and interruption of the last day", cmdStatus},
 	}
 }
 

@@ -46,12 +46,19 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	opts.Redact = tokens.Redact
 	// Before the sockets open, Run publishes what a killed process left.
 	opts.WAL = walOptions(cfg.WAL)
+	cov := wireCoverage(cfg, n, &opts, log)
 	in, err := ingest.New(opts)
 	if err != nil {
 		log.Error().Err(err).Msg("startup failed")
 		return exitFail
 	}
-	ws, err := zoomws.New(zoomwsOptions(cfg, tokens, in, log))
+	zo := zoomwsOptions(cfg, tokens, in, log)
+	if err := cov.start(in, &zo); err != nil {
+		log.Error().Err(err).Msg("startup failed")
+		return exitFail
+	}
+	defer cov.stop() // after the sockets closed: their ends are in the last record
+	ws, err := zoomws.New(zo)
 	if err != nil {
 		log.Error().Err(err).Msg("startup failed")
 		return exitFail

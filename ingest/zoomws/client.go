@@ -41,7 +41,14 @@ type Options struct {
 	// Tokens is refreshed in the background while Run runs.
 	Tokens *session.Source
 	Handle Handler
-	Logger zerolog.Logger
+	// OnState, when set, is told when a built connection opens (at: when
+	// build_connection succeeded) and when it ends (at: when the read
+	// failed or the close frame arrived), with the reason it ended. During
+	// a rotation the new connection opens before the old one ends, so a
+	// subscription can have two open for a moment: count them. It is
+	// called from the subscription's goroutines and must not block.
+	OnState func(subscription string, open bool, at time.Time, reason string)
+	Logger  zerolog.Logger
 	// Registerer takes the connection metrics; nil registers nothing.
 	Registerer prometheus.Registerer
 }

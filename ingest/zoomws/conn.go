@@ -381,6 +381,9 @@ func (s *subscription) open(ctx context.Context, tok *session.Token) (*conn, con
 		return nil, res
 	}
 	c := &conn{s: s, ws: ws, token: tok, built: time.Now(), done: make(chan struct{}), stop: make(chan struct{})}
+	if on := s.c.opts.OnState; on != nil {
+		on(s.Name, true, c.built, "")
+	}
 	c.tokenLife = tok.Expiry.Sub(c.built)
 	c.rotateAt = tok.Expiry.Add(-s.rotateLead(c.tokenLife))
 	c.last.Store(c.built.UnixNano())
@@ -442,6 +445,9 @@ func (c *conn) read() {
 		if err != nil {
 			c.res = c.ended(err, now)
 			c.ws.CloseNow()
+			if on := c.s.c.opts.OnState; on != nil {
+				on(c.s.Name, false, now, c.res.reason)
+			}
 			return
 		}
 		c.last.Store(now.UnixNano())
