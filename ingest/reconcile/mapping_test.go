@@ -1,0 +1,216 @@
+package reconcile
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/zccingest/zccingest/events"
+)
+
+var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+
+func at(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+
+func detail() *EngagementDetail {
+	return &EngagementDetail{
+		Engagement: Engagement{
+			EngagementID: "eng-A", StartTime: at(0), EndTime: at(100), Direction: "inbound",
+			Channels:  []Channel{{Channel: "voice", ChannelSource: "voice"}},
+			Consumers: []Consumer{{ConsumerID: "cons-1", ConsumerDisplayName: "Caller", ConsumerNumber: "+18005550000"}},
+			Flows:     []Flow{{FlowID: "flow-1", FlowName: "Main"}},
+			Queues:    []Queue{{QueueID: "legacy-q", CCQueueID: "q-1", QueueName: "Sales"}},
+			Agents:    []Agent{{UserID: "u-1", DisplayName: "Agent 1"}, {UserID: "u-2", DisplayName: "Agent 2"}},
+			Notes:     []Note{{NoteID: "n-1", UserID: "u-1", Note: "called back", LastModifiedTime: at(98)}},
+		},
+		Events: []TimelineEvent{
+			// Out of order on purpose: the mapping sorts by time.
+			{StartTime: at(5), EventType: EventAgentAccept, UserID: "u-1", AcceptType: "manual"},
+			{StartTime: at(0), EventType: EventEngagementStart, Channel: "voice", Direction: "inbound", ConsumerID: "cons-1", FlowID: "flow-1"},
+			{StartTime: at(4), EventType: EventAgentOffer, UserID: "u-1", QueueID: "q-1"},
+			{StartTime: at(10), Duration: 7, EventType: EventHold, UserID: "u-1"},
+			{StartTime: at(20), Duration: 5, EventType: EventConference, UserID: "u-1", ConferenceType: "warm", InviteeType: "Agent", Invitee: "u-2"},
+			{StartTime: at(30), Duration: 6, EventType: EventMonitor, SupervisorID: "sup-1", SupervisorDisplayName: "Boss"},
+			{StartTime: at(40), EventType: EventTransfer, UserID: "u-1", TransferToUserID: "u-2", TransferType: "cold"},
+			{StartTime: at(90), EventType: EventEngagementEnd},
+			{StartTime: at(90), Duration: 15, EventType: EventWrapUp, UserID: "u-2"},
+			{StartTime: at(95), EventType: "Survey Sent"},
+		},
+	}
+}
+
+type nameTS struct {
+	Name string
+	TS   time.Time
+}
+
+func names(evs []rebuiltEvent) []nameTS {
+	var out []nameTS
+	for _, e := range evs {
+		out = append(out, nameTS{e.Name, time.UnixMilli(e.TS).UTC()})
+	}
+	return out
+}
+
+func TestMapEngagement(t *testing.T) {
+	rs := &RecordingStatus{EngagementID: "eng-A", Channel: "voice", Statuses: []RecordingStatusEntry{
+		{Status: "start", LastModifiedTime: at(6)}, {Status: "pause", LastModifiedTime: at(10)},
+		{Status: "resume", LastModifiedTime: at(17)}, {Status: "stop", LastModifiedTime: at(90)},
+	}}
+	evs, unknown := mapEngagement(detail(), rs)
+	want := []nameTS{
+		{evStarted, at(0)}, {evAnswered, at(5)}, {evRecStarted, at(6)}, {evHold, at(10)}, {evRecPaused, at(10)},
+		{evUnhold, at(17)}, {evRecResumed, at(17)}, {evConfJoined, at(20)}, {evConfLeft, at(25)},
+		{evMonitorStarted, at(30)}, {evMonitorEnded, at(36)}, {evTransferDone, at(40)},
+		{evEnded, at(90)}, {evWrapUpStarted, at(90)}, {evRecStopped, at(90)}, {evNoteAdded, at(98)}, {evWrapUpEnded, at(105)},
+	}
+	if got := names(evs); !slices.Equal(got, want) {
+		t.Errorf("events\n got %v\nwant %v", got, want)
+	}
+	if unknown["Survey Sent"] != 1 || len(unknown) != 1 {
+		t.Errorf("unknown = %v", unknown)
+	}
+	// Each decodes through the typed structs with the fields a live one
+	// carries.
+	for _, e := range evs {
+		ev, err := events.RebuiltEvent(e.Name, e.TS, "acct", e.Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := ev.Typed()
+		if err != nil {
+			t.Fatalf("%s: %v", e.Name, err)
+		}
+		check := func(ok bool, what string) {
+			if !ok {
+				b, _ := json.Marshal(v)
+				t.Errorf("%s: %s in %s", e.Name, what, b)
+			}
+		}
+		switch o := v.(type) {
+		case *events.EngagementStarted:
+			check(o.EngagementID == "eng-A" && o.Channel == "voice" && o.EngagementDirection == "inbound" && o.ConsumerID == "cons-1" &&
+				o.FlowID == "flow-1" && o.QueueID == "q-1" && o.UserID == "" && o.DateTime.Equal(at(0)), "engagement fields")
+		case *events.EngagementUserAnswered:
+			check(o.UserID == "u-1" && o.UserDisplayName == "Agent 1" && o.EngagementID == "eng-A" && o.QueueID == "q-1", "user and queue")
+		case *events.EngagementUserUnhold:
+			check(o.UserID == "u-1" && o.DateTime.Equal(at(17)), "unhold at start+duration")
+		case *events.TransferCompleted:
+			check(o.TransferToUserID == "u-2" && o.TransferToUserDisplayName == "Agent 2" && o.TransferType == "cold" && o.TransferLevel == "user" && o.UserID == "u-1", "transfer outcome")
+		case *events.ConferenceParticipantJoined:
+			check(o.Joining != nil && o.Joining.UserID == "u-2" && o.EngagementID == "eng-A", "joining participant")
+		case *events.ConferenceParticipantLeft:
+			check(o.Leaving != nil && o.Leaving.UserID == "u-2", "leaving participant")
+		case *events.EngagementMonitorStarted:
+			check(o.MonitoringUserID == "sup-1" && o.MonitoringUserDisplayName == "Boss", "supervisor")
+		case *events.RecordingPaused:
+			check(o.EngagementID == "eng-A" && len(o.Users) == 2 && o.Channel == "voice", "recording fields")
+		case *events.EngagementNoteAdded:
+			check(o.NoteID == "n-1" && o.Text == "called back" && o.UserID == "u-1", "note")
+		}
+	}
+	// The same REST data gives the same keys: a second run, the pair's
+	// other node.
+	again, _ := mapEngagement(detail(), rs)
+	for i := range evs {
+		if evs[i].key("acct") != again[i].key("acct") {
+			t.Fatalf("key of %s differs between runs", evs[i].Name)
+		}
+	}
+	seen := map[string]bool{}
+	for _, e := range evs {
+		k := e.key("acct")
+		if seen[k] {
+			t.Errorf("two events share key %s (%s)", k, e.Name)
+		}
+		seen[k] = true
+	}
+}
+
+// Without Engagement Start and End in the timeline, E1's times stand in.
+func TestMapEngagementE1Times(t *testing.T) {
+	d := detail()
+	d.Events = nil
+	evs, _ := mapEngagement(d, nil)
+	want := []nameTS{{evStarted, at(0)}, {evEnded, at(100)}, {evNoteAdded, at(98)}}
+	slices.SortFunc(want, func(a, b nameTS) int { return a.TS.Compare(b.TS) })
+	if got := names(evs); !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+func TestMapAgentStatuses(t *testing.T) {
+	rows := []AgentStatus{
+		{UserID: "u-1", StatusID: "2", StatusName: "Ready", StartTime: at(50)},
+		{UserID: "u-1", StatusID: "0", StatusName: "Offline", StartTime: at(10)},
+		{UserID: "u-2", StatusID: "1", StatusName: "Occupied", SubStatusName: "Inbound", StartTime: at(20)},
+		{UserID: "u-1", StatusID: "0", StatusName: "Offline", StartTime: at(80)},
+		{UserID: "u-1", StatusID: "0", StatusName: "Offline", StartTime: at(80)}, // a repeated page
+	}
+	evs := mapAgentStatuses(rows)
+	want := []nameTS{
+		{evLogout, at(10)}, {evStatusChanged, at(10)}, {evStatusChanged, at(20)},
+		{evLogin, at(50)}, {evStatusChanged, at(50)}, {evLogout, at(80)}, {evStatusChanged, at(80)},
+	}
+	if got := names(evs); !slices.Equal(got, want) {
+		t.Fatalf("got %v\nwant %v", got, want)
+	}
+	ev, err := events.RebuiltEvent(evs[4].Name, evs[4].TS, "acct", evs[4].Object)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := ev.Typed()
+	if o := v.(*events.AgentStatusChanged); o.PreviousStatusName != "Offline" || o.CurrentStatusName != "Ready" || o.UserID != "u-1" {
+		t.Errorf("status change %+v", o)
+	}
+	if evs[2].UserID != "u-2" || evs[2].matchID() != "u-2" {
+		t.Errorf("agent event is matched by %q", evs[2].matchID())
+	}
+}
+
+// The live check: the same event name and id within the tolerance is the
+// same event; the rebuilt key of an earlier run is recognised as such.
+func TestReceivedMatch(t *testing.T) {
+	rc := newReceived()
+	rc.add(evAnswered, "eng-A", at(5).UnixMilli()+400, "livekey")
+	rc.add(evHold, "eng-A", at(10).UnixMilli(), "")
+	r := rebuiltEvent{Name: evAnswered, TS: at(5).UnixMilli(), EngagementID: "eng-A", UserID: "u-1"}
+	tol := (2 * time.Second).Milliseconds()
+	if found, again := rc.match(&r, r.key("a"), tol); !found || again {
+		t.Errorf("live answered 400 ms later: found %v again %v", found, again)
+	}
+	far := r
+	far.TS += 3000
+	if found, _ := rc.match(&far, far.key("a"), tol); found {
+		t.Error("an answered 2.6 s from the live one matched")
+	}
+	other := r
+	other.EngagementID = "eng-B"
+	if found, _ := rc.match(&other, other.key("a"), tol); found {
+		t.Error("another engagement's event matched")
+	}
+	unhold := rebuiltEvent{Name: evUnhold, TS: at(10).UnixMilli(), EngagementID: "eng-A"}
+	if found, _ := rc.match(&unhold, unhold.key("a"), tol); found {
+		t.Error("another event name matched")
+	}
+	rc.add(evUnhold, "eng-A", at(60).UnixMilli(), unhold.key("a"))
+	if found, again := rc.match(&unhold, unhold.key("a"), tol); !found || !again {
+		t.Error("the earlier run's own message is not recognised by its key")
+	}
+}
+
+func TestProgressKey(t *testing.T) {
+	for _, tc := range []struct{ acct, gap, want string }{
+		{"D8cJuqWVQ623CI4Q8yQK0Q", "gap-D8cJuqWVQ623CI4Q8yQK0Q-1-2", "D8cJuqWVQ623CI4Q8yQK0Q.gap-D8cJuqWVQ623CI4Q8yQK0Q-1-2"},
+		{"a.b*c", "x y", "a_b_c.x_y"},
+	} {
+		if got := progressKey(tc.acct, tc.gap); got != tc.want {
+			t.Errorf("progressKey(%q, %q) = %q, want %q", tc.acct, tc.gap, got, tc.want)
+		}
+	}
+	if n := len(progressKey(fmt.Sprint(make([]byte, 500)), "g")); n > 210 {
+		t.Errorf("key of %d bytes", n)
+	}
+}

@@ -1,0 +1,130 @@
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/zccingest/zccingest/events"
+)
+
+// received is what the events stream holds around a gap: every Contact
+// Center event, live or rebuilt by an earlier run, by (event name, id),
+// with its event_ts. It is read from the stream, not trusted to the
+// duplicate window, which a reconciliation hours later outlives.
+type received struct {
+	byKey map[recvKey][]seen
+	// inWindow holds the engagements an event in the query window was
+	// received for, ended those an engagement_ended was received for:
+	// the engagements Zoom must show once it has processed them.
+	inWindow map[string]bool
+	ended    map[string]bool
+}
+
+type recvKey struct{ name, id string }
+
+type seen struct {
+	ts  int64
+	key string // the message id
+}
+
+func newReceived() *received {
+	return &received{byKey: map[recvKey][]seen{}, inWindow: map[string]bool{}, ended: map[string]bool{}}
+}
+
+// match reports whether an event like r was received: the same name and
+// id, event_ts within tol (REST times are whole seconds, a live event_ts
+// has milliseconds). again is true when it is r itself, published by an
+// earlier run (the same key).
+func (rc *received) match(r *rebuiltEvent, key string, tol int64) (found, again bool) {
+	for _, s := range rc.byKey[recvKey{r.Name, r.matchID()}] {
+		if s.key == key {
+			return true, true
+		}
+		if d := s.ts - r.TS; d >= -tol && d <= tol {
+			found = true
+		}
+	}
+	return found, false
+}
+
+func (rc *received) add(name, id string, ts int64, key string) {
+	if id == "" {
+		return
+	}
+	k := recvKey{name, id}
+	rc.byKey[k] = append(rc.byKey[k], seen{ts, key})
+}
+
+// streamBody is what the live check reads of a message body.
+type streamBody struct {
+	ID      string `json:"id"`
+	Event   string `json:"event"`
+	EventTS int64  `json:"event_ts"`
+	Object  struct {
+		EngagementID string `json:"engagement_id"`
+		UserID       string `json:"user_id"`
+	} `json:"object"`
+}
+
+// accountSubjects returns <prefix>.<account token>.cc.>: the account's
+// Contact Center events, where every rebuilt event goes.
+func accountSubjects(prefix, account string) string {
+	return strings.TrimSuffix(events.SystemSubject(prefix, account, "x"), ".system.x") + ".cc.>"
+}
+
+// readReceived reads the account's Contact Center events stored since
+// start (by the time they were stored) to the end of the stream, with an
+// ordered consumer, keeping those whose event_ts is in [lo, hi].
+func readReceived(ctx context.Context, js jetstream.JetStream, stream, prefix, account string, start time.Time, lo, hi int64) (*received, error) {
+	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{accountSubjects(prefix, account)},
+		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
+		OptStartTime:   &start,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reconcile: reading the events received around the gap: %w", err)
+	}
+	rc := newReceived()
+	for {
+		batch, err := cons.FetchNoWait(512)
+		if err != nil {
+			return nil, fmt.Errorf("reconcile: reading the events received around the gap: %w", err)
+		}
+		n := 0
+		last := false
+		for m := range batch.Messages() {
+			n++
+			var b streamBody
+			if json.Unmarshal(m.Data(), &b) == nil && b.Event != "" && b.EventTS >= lo && b.EventTS <= hi {
+				id := b.Object.EngagementID
+				if id == "" {
+					id = b.Object.UserID
+				}
+				rc.add(b.Event, id, b.EventTS, b.ID)
+				if b.Object.EngagementID != "" {
+					rc.inWindow[b.Object.EngagementID] = true
+				}
+			}
+			if b.Event == evEnded && b.Object.EngagementID != "" {
+				rc.ended[b.Object.EngagementID] = true
+			}
+			if md, err := m.Metadata(); err == nil && md.NumPending == 0 {
+				last = true
+			}
+		}
+		if err := batch.Error(); err != nil {
+			return nil, fmt.Errorf("reconcile: reading the events received around the gap: %w", err)
+		}
+		if n == 0 || last {
+			return rc, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+}
