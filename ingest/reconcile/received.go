@@ -23,6 +23,7 @@ type received struct {
 	// the engagements Zoom must show once it has processed them.
 	inWindow map[string]bool
 	ended    map[string]bool
+	lastSeq  uint64 // the last stream sequence read
 }
 
 type recvKey struct{ name, id string }
@@ -79,17 +80,24 @@ func accountSubjects(prefix, account string) string {
 
 // readReceived reads the account's Contact Center events stored since
 // start (by the time they were stored) to the end of the stream, with an
-// ordered consumer, keeping those whose event_ts is in [lo, hi].
-func readReceived(ctx context.Context, js jetstream.JetStream, stream, prefix, account string, start time.Time, lo, hi int64) (*received, error) {
-	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
+// ordered consumer, keeping those whose event_ts is in [lo, hi]. Given
+// the set of an earlier read (rc not nil), it reads on from where that one
+// stopped.
+func readReceived(ctx context.Context, js jetstream.JetStream, stream, prefix, account string, start time.Time, lo, hi int64, rc *received) (*received, error) {
+	cfg := jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{accountSubjects(prefix, account)},
 		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
 		OptStartTime:   &start,
-	})
+	}
+	if rc == nil {
+		rc = newReceived()
+	} else if rc.lastSeq > 0 {
+		cfg.DeliverPolicy, cfg.OptStartTime, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, nil, rc.lastSeq+1
+	}
+	cons, err := js.OrderedConsumer(ctx, stream, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("reconcile: reading the events received around the gap: %w", err)
 	}
-	rc := newReceived()
 	for {
 		batch, err := cons.FetchNoWait(512)
 		if err != nil {
@@ -113,8 +121,9 @@ func readReceived(ctx context.Context, js jetstream.JetStream, stream, prefix, a
 			if b.Event == evEnded && b.Object.EngagementID != "" {
 				rc.ended[b.Object.EngagementID] = true
 			}
-			if md, err := m.Metadata(); err == nil && md.NumPending == 0 {
-				last = true
+			if md, err := m.Metadata(); err == nil {
+				rc.lastSeq = md.Sequence.Stream
+				last = md.NumPending == 0
 			}
 		}
 		if err := batch.Error(); err != nil {

@@ -364,7 +364,7 @@ func (run *gapRun) engagements(ctx context.Context, qFrom, qTo time.Time) error 
 	r := run.r
 	deadline := r.opts.Now().Add(r.opts.ProcessingWait)
 	for {
-		recv, err := readReceived(ctx, r.opts.JS, r.opts.Stream, r.opts.SubjectPrefix, run.g.AccountID, qFrom.Add(-r.opts.Margin), run.lo-run.tol, run.hi+run.tol)
+		recv, err := readReceived(ctx, r.opts.JS, r.opts.Stream, r.opts.SubjectPrefix, run.g.AccountID, qFrom.Add(-r.opts.Margin), run.lo-run.tol, run.hi+run.tol, run.recv)
 		if err != nil {
 			return err
 		}
@@ -514,6 +514,20 @@ func (run *gapRun) publish(ctx context.Context, evs []rebuiltEvent) (recovered, 
 // transient error, and returns the refusals.
 func (r *Reconciler) send(ctx context.Context, msgs []*events.Message) ([]error, error) {
 	errs := make([]error, len(msgs))
+	for start := 0; start < len(msgs); start += publishBatch {
+		end := min(start+publishBatch, len(msgs))
+		if err := r.sendBatch(ctx, msgs[start:end], errs[start:end]); err != nil {
+			return nil, err
+		}
+	}
+	return errs, nil
+}
+
+// publishBatch bounds the messages in flight at once: the live pipeline
+// shares the connection's async publish window.
+const publishBatch = 256
+
+func (r *Reconciler) sendBatch(ctx context.Context, msgs []*events.Message, errs []error) error {
 	todo := slices.Clone(msgs)
 	idx := make([]int, len(msgs))
 	for i := range idx {
@@ -538,13 +552,13 @@ func (r *Reconciler) send(ctx context.Context, msgs []*events.Message) ([]error,
 		if len(again) > 0 {
 			r.log.Warn().Int("messages", len(again)).Err(firstErr(e)).Msg("publishing rebuilt events; trying again")
 			if !sleep(ctx, backoff+jitter(backoff)) {
-				return nil, context.Cause(ctx)
+				return context.Cause(ctx)
 			}
 			backoff = min(backoff*2, 10*time.Second)
 		}
 		todo, idx = again, againIdx
 	}
-	return errs, nil
+	return nil
 }
 
 func firstErr(errs []error) error {

@@ -3,6 +3,7 @@ package reconcile_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/zccingest/zccingest/events"
+	"github.com/zccingest/zccingest/ingest"
 	"github.com/zccingest/zccingest/ingest/natsout"
 	"github.com/zccingest/zccingest/ingest/reconcile"
 	"github.com/zccingest/zccingest/test/testnats"
@@ -578,5 +580,64 @@ func TestLongGapSkipped(t *testing.T) {
 	}
 	if len(rebuilt) != 0 {
 		t.Errorf("published %v", slices.Compact(rebuilt))
+	}
+}
+
+// flaky fails its first publish as a lost connection does, and refuses
+// every recording_paused for good.
+type flaky struct {
+	c     *natsout.Conn
+	mu    sync.Mutex
+	calls int
+}
+
+func (p *flaky) Publish(ctx context.Context, msgs []*events.Message, errs []error) {
+	p.mu.Lock()
+	p.calls++
+	first := p.calls == 1
+	p.mu.Unlock()
+	var pass []*events.Message
+	var at []int
+	for i, m := range msgs {
+		switch {
+		case first:
+			errs[i] = errors.New("nats: connection lost")
+		case m.Header.Get(events.HeaderEvent) == "contact_center.recording_paused":
+			errs[i] = &ingest.RefusedError{Err: errors.New("stream full")}
+		default:
+			pass, at = append(pass, m), append(at, i)
+		}
+	}
+	e := make([]error, len(pass))
+	p.c.Publish(ctx, pass, e)
+	for j, i := range at {
+		errs[i] = e[j]
+	}
+}
+
+// A transient publish error is retried; a refusal is named in the
+// summary, which then is not complete, and the rest goes out.
+func TestPublishRetriesAndRefusals(t *testing.T) {
+	h := newHarness(t)
+	pub := &flaky{c: h.conn}
+	h.start(runOpts{node: "n1", rest: newFake(h.s), pub: pub})
+	s := h.waitSummaries(1)[0]
+	if s.Complete || len(s.Errors) != 1 || !strings.Contains(s.Errors[0], "recording_paused refused by NATS") {
+		t.Errorf("summary errors %q, complete %v", s.Errors, s.Complete)
+	}
+	if s.Recovered["contact_center.recording_paused"] != 0 || total(s.Recovered) != len(h.s.expected)-1 {
+		t.Errorf("recovered %v", s.Recovered)
+	}
+	n := 0
+	for _, m := range h.read(prefix + ".>") {
+		if m.body.Source == events.SourceREST {
+			n++
+			if m.body.Event == "contact_center.recording_paused" {
+				t.Error("a refused event is in the stream")
+			}
+		}
+	}
+	if n != len(h.s.expected)-1 {
+		t.Errorf("%d rebuilt events in the stream, want %d", n, len(h.s.expected)-1)
 	}
 }
