@@ -100,7 +100,10 @@ func TestWireReconcileOff(t *testing.T) {
 		}
 		called := false
 		saved := newReconcileREST
-		newReconcileREST = func(*config.Config, *session.Source, zerolog.Logger) (reconcile.REST, error) { called = true; return nil, nil }
+		newReconcileREST = func(*config.Config, *session.Source, zerolog.Logger) (reconcile.REST, error) {
+			called = true
+			return nil, nil
+		}
 		wireReconcile(context.Background(), cfg, nil, nil, zerolog.Nop())()
 		newReconcileREST = saved
 		if called {
