@@ -19,10 +19,10 @@ import (
 type received struct {
 	byKey map[recvKey][]seen
 	// inWindow holds the engagements an event in the query window was
-	// received for, ended those an engagement_ended was received for:
-	// the engagements Zoom must show once it has processed them.
+	// received for: Zoom shows them once it has processed them. started
+	// holds the event_ts of the engagement_started received.
 	inWindow map[string]bool
-	ended    map[string]bool
+	started  map[string]int64
 	lastSeq  uint64 // the last stream sequence read
 }
 
@@ -34,7 +34,7 @@ type seen struct {
 }
 
 func newReceived() *received {
-	return &received{byKey: map[recvKey][]seen{}, inWindow: map[string]bool{}, ended: map[string]bool{}}
+	return &received{byKey: map[recvKey][]seen{}, inWindow: map[string]bool{}, started: map[string]int64{}}
 }
 
 // match reports whether an event like r was received: the same name and
@@ -118,8 +118,8 @@ func readReceived(ctx context.Context, js jetstream.JetStream, stream, prefix, a
 					rc.inWindow[b.Object.EngagementID] = true
 				}
 			}
-			if b.Event == evEnded && b.Object.EngagementID != "" {
-				rc.ended[b.Object.EngagementID] = true
+			if id := b.Object.EngagementID; id != "" && b.Event == evStarted {
+				rc.started[id] = b.EventTS
 			}
 			if md, err := m.Metadata(); err == nil {
 				rc.lastSeq = md.Sequence.Stream
@@ -136,4 +136,12 @@ func readReceived(ctx context.Context, js jetstream.JetStream, stream, prefix, a
 			return nil, err
 		}
 	}
+}
+
+// mayHaveEventsIn reports whether the engagement may have had events in
+// [from, to]: not when it was received starting after it. (One received
+// ending before it may still have had its wrap-up in it.)
+func (rc *received) mayHaveEventsIn(id string, from, to int64) bool {
+	ts, ok := rc.started[id]
+	return !ok || ts <= to
 }

@@ -373,14 +373,22 @@ func (run *gapRun) engagements(ctx context.Context, qFrom, qTo time.Time) error 
 		if err != nil {
 			return fmt.Errorf("reconcile: listing engagements: %w", err)
 		}
-		want := map[string]bool{}
+		// Zoom's row decides for an engagement it lists; the events
+		// received, for one it does not (yet).
+		want, listed := map[string]bool{}, map[string]bool{}
 		for _, e := range list {
-			if e.EngagementID != "" {
+			if e.EngagementID == "" {
+				continue
+			}
+			listed[e.EngagementID] = true
+			if mayHaveEventsIn(&e, run.g.From, run.g.To) {
 				want[e.EngagementID] = true
 			}
 		}
 		for id := range recv.inWindow {
-			want[id] = true
+			if !listed[id] && recv.mayHaveEventsIn(id, run.g.From, run.g.To) {
+				want[id] = true
+			}
 		}
 		done := run.c.snapshot().Engagements
 		var pending []string
@@ -409,6 +417,20 @@ func (run *gapRun) engagements(ctx context.Context, qFrom, qTo time.Time) error 
 			return context.Cause(ctx)
 		}
 	}
+}
+
+// mayHaveEventsIn reports whether an E1 row may have had events in
+// [from, to]: not one that started after it, or ended, wrap-up included,
+// before it (times are whole seconds: a second of slack).
+func mayHaveEventsIn(e *Engagement, from, to int64) bool {
+	if !e.StartTime.IsZero() && e.StartTime.UnixMilli() > to+1000 {
+		return false
+	}
+	if e.EndTime.IsZero() {
+		return true
+	}
+	last := e.EndTime.Add(time.Duration(e.WrapUpDuration+1) * time.Second)
+	return last.UnixMilli() >= from
 }
 
 // engagement rebuilds one engagement; found is false while Zoom does not

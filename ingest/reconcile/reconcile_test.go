@@ -163,6 +163,7 @@ func (f *fakeREST) Engagements(ctx context.Context, from, to time.Time) ([]recon
 
 func (f *fakeREST) Engagement(ctx context.Context, id string) (*reconcile.EngagementDetail, error) {
 	f.count("E2")
+	f.count("E2:" + id)
 	d, ok := f.details()[id]
 	if !ok || !f.shown(id) {
 		return nil, reconcile.ErrNotFound
@@ -457,8 +458,9 @@ func TestGapRebuiltOnce(t *testing.T) {
 	if total(s.Recovered) != len(h.s.expected) || s.Recovered["contact_center.engagement_user_hold"] != 2 {
 		t.Errorf("recovered %v, want %d events", s.Recovered, len(h.s.expected))
 	}
-	// eng-A's answered was received live; eng-C's events fall outside.
-	if s.Skipped["contact_center.engagement_user_answered"] != 3 {
+	// eng-A's answered was received live, eng-B's fell before the gap;
+	// eng-C is not asked for at all.
+	if s.Skipped["contact_center.engagement_user_answered"] != 2 {
 		t.Errorf("skipped %v", s.Skipped)
 	}
 	if s.NotRecoverable["contact_center.task_*"] == "" || s.NotRecoverable["contact_center.engagement_user_muted"] == "" {
@@ -466,6 +468,9 @@ func TestGapRebuiltOnce(t *testing.T) {
 	}
 	if s.Requests < 5 || fake.Calls("E1") < 2 {
 		t.Errorf("requests %d, E1 calls %d: eng-A, hidden at first, was not asked for again", s.Requests, fake.Calls("E1"))
+	}
+	if n := fake.Calls("E2:eng-C"); n != 0 {
+		t.Errorf("eng-C, which Zoom shows ended before the gap, was asked for %d times", n)
 	}
 	if s.From != h.s.gap.From-30_000 || s.To != h.s.gap.To+30_000 {
 		t.Errorf("queried [%d, %d], want the gap widened by the margin", s.From, s.To)
