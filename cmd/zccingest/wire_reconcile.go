@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/zccingest/zccingest/ingest/config"
@@ -17,7 +18,7 @@ import (
 // config has it on, and returns what stops it and waits for it. It
 // publishes through n with JetStream acks, apart from the pipeline's
 // buffer: a slow reconciliation never holds up a live event.
-func wireReconcile(ctx context.Context, cfg *config.Config, n *natsout.Conn, tokens *session.Source, log zerolog.Logger) (stop func()) {
+func wireReconcile(ctx context.Context, cfg *config.Config, n *natsout.Conn, tokens *session.Source, reg prometheus.Registerer, log zerolog.Logger) (stop func()) {
 	rc := cfg.Reconcile
 	if !rc.Enabled || cfg.NATS.StreamName() == "" {
 		return func() {}
@@ -36,7 +37,7 @@ func wireReconcile(ctx context.Context, cfg *config.Config, n *natsout.Conn, tok
 	r, err := reconcile.New(reconcile.Options{
 		JS: js, Stream: cfg.NATS.StreamName(), SubjectPrefix: cfg.NATS.SubjectPrefix, Publisher: n, REST: rest,
 		Node: reconcileNode(cfg), Replicas: cfg.NATS.StreamReplicas,
-		Margin: rc.Margin.D(), MaxGap: rc.MaxGap.D(), Logger: log,
+		Margin: rc.Margin.D(), MaxGap: rc.MaxGap.D(), Logger: log, Registerer: reg,
 	})
 	if err != nil {
 		log.Error().Err(err).Msg("gap reconciliation off")

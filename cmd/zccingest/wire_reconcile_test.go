@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/zccingest/zccingest/events"
@@ -56,7 +57,7 @@ func TestWireReconcile(t *testing.T) {
 	newReconcileREST = func(*config.Config, *session.Source, zerolog.Logger) (reconcile.REST, error) {
 		return agentsOnlyREST{[]reconcile.AgentStatus{{UserID: "u-1", StatusID: "1", StatusName: "Ready", StartTime: from.Add(10 * time.Second)}}}, nil
 	}
-	stop := wireReconcile(ctx, cfg, n, nil, zerolog.New(zerolog.NewTestWriter(t)))
+	stop := wireReconcile(ctx, cfg, n, nil, prometheus.NewRegistry(), zerolog.New(zerolog.NewTestWriter(t)))
 	defer stop()
 
 	g := events.Gap{ID: events.GapID(events.SystemGap, "acct", from.UnixMilli(), to.UnixMilli(), ""), Kind: events.SystemGap,
@@ -104,7 +105,7 @@ func TestWireReconcileOff(t *testing.T) {
 			called = true
 			return nil, nil
 		}
-		wireReconcile(context.Background(), cfg, nil, nil, zerolog.Nop())()
+		wireReconcile(context.Background(), cfg, nil, nil, nil, zerolog.Nop())()
 		newReconcileREST = saved
 		if called {
 			t.Errorf("%s: the reconciler was wired", extra)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/zccingest/zccingest/events"
@@ -79,14 +80,16 @@ type Options struct {
 	LeaseTTL  time.Duration
 	AckWait   time.Duration
 
-	Logger zerolog.Logger
-	Now    func() time.Time // default time.Now
+	Logger     zerolog.Logger
+	Registerer prometheus.Registerer // zccingest_reconcile_*; nil: not registered
+	Now        func() time.Time      // default time.Now
 }
 
 // A Reconciler consumes gaps and rebuilds them, one at a time.
 type Reconciler struct {
-	opts Options
-	log  zerolog.Logger
+	opts    Options
+	log     zerolog.Logger
+	metrics *metrics
 }
 
 // New checks opts and fills in the defaults.
@@ -132,7 +135,11 @@ func New(opts Options) (*Reconciler, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Reconciler{opts: opts, log: opts.Logger.With().Str("component", "reconcile").Str("node", opts.Node).Logger()}, nil
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	return &Reconciler{opts: opts, log: opts.Logger.With().Str("component", "reconcile").Str("node", opts.Node).Logger(), metrics: m}, nil
 }
 
 // GapSubjects is the filter of the gaps consumed: every account's.
@@ -268,6 +275,7 @@ func (r *Reconciler) handle(ctx context.Context, kv jetstream.KeyValue, m jetstr
 		_ = m.Nak()
 		return
 	}
+	r.metrics.gaps.WithLabelValues(gapRetried).Inc()
 	log.Warn().Err(err).Msg("gap not reconciled; trying again later")
 	_ = m.NakWithDelay(r.opts.RetryInterval)
 }
@@ -306,7 +314,7 @@ type gapRun struct {
 	recv    *received
 	lo, hi  int64 // the query window, ms
 	tol     int64
-	unknown map[string]int
+	tooLong bool
 }
 
 func (r *Reconciler) reconcile(ctx context.Context, log zerolog.Logger, g *events.Gap, c *claim) error {
@@ -329,6 +337,7 @@ func (r *Reconciler) reconcile(ctx context.Context, log zerolog.Logger, g *event
 	if d := to.Sub(from); d > r.opts.MaxGap {
 		log.Warn().Dur("length", d).Dur("max_gap", r.opts.MaxGap).Msg("gap longer than reconcile.max_gap: not reconciled")
 		run.addError(fmt.Sprintf("gap of %s is longer than reconcile.max_gap (%s): not reconciled", d, r.opts.MaxGap))
+		run.tooLong = true
 		return run.finish(ctx, false)
 	}
 	// An engagement that ended in the gap is listed once Zoom has
@@ -477,6 +486,7 @@ func call1[T any](run *gapRun, f func() (T, error)) (T, error) {
 	run.c.mu.Lock()
 	run.c.p.Summary.Requests++
 	run.c.mu.Unlock()
+	run.r.metrics.calls.Inc()
 	return f()
 }
 
@@ -492,6 +502,7 @@ func (run *gapRun) publish(ctx context.Context, evs []rebuiltEvent) (recovered, 
 		e := &evs[i]
 		if e.TS < run.g.From || e.TS > run.g.To {
 			skipped[e.Name]++
+			run.r.metrics.events.WithLabelValues(eventOutside).Inc()
 			continue
 		}
 		key := e.key(run.g.AccountID)
@@ -499,9 +510,11 @@ func (run *gapRun) publish(ctx context.Context, evs []rebuiltEvent) (recovered, 
 		switch {
 		case again:
 			recovered[e.Name]++
+			run.r.metrics.events.WithLabelValues(eventReceived).Inc()
 			continue
 		case found:
 			skipped[e.Name]++
+			run.r.metrics.events.WithLabelValues(eventReceived).Inc()
 			continue
 		}
 		ev, err := events.RebuiltEvent(e.Name, e.TS, run.g.AccountID, e.Object)
@@ -528,6 +541,7 @@ func (run *gapRun) publish(ctx context.Context, evs []rebuiltEvent) (recovered, 
 			continue
 		}
 		recovered[names[i]]++
+		run.r.metrics.events.WithLabelValues(eventPublished).Inc()
 	}
 	return recovered, skipped, nil
 }
@@ -635,6 +649,14 @@ func (run *gapRun) finish(ctx context.Context, complete bool) error {
 	}
 	if err := run.c.update(ctx, func(p *progress) { p.Done = true; p.Summary.Complete = s.Complete }); err != nil {
 		return err
+	}
+	switch {
+	case run.tooLong:
+		run.r.metrics.gaps.WithLabelValues(gapTooLong).Inc()
+	case s.Complete:
+		run.r.metrics.gaps.WithLabelValues(gapComplete).Inc()
+	default:
+		run.r.metrics.gaps.WithLabelValues(gapIncomplete).Inc()
 	}
 	run.log.Info().Interface("recovered", s.Recovered).Int("requests", s.Requests).Bool("complete", s.Complete).
 		Strs("errors", s.Errors).Msg("gap reconciled")

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
 
 	"github.com/zccingest/zccingest/events"
@@ -295,6 +297,7 @@ type runOpts struct {
 	pub           reconcile.Publisher
 	rest          reconcile.REST
 	maxGap        time.Duration
+	reg           prometheus.Registerer
 }
 
 // start runs a reconciler until the returned stop is called.
@@ -306,7 +309,7 @@ func (h *harness) start(o runOpts) (stop func()) {
 	r, err := reconcile.New(reconcile.Options{
 		JS: h.js, Stream: stream, SubjectPrefix: prefix, Publisher: o.pub, REST: o.rest, Node: o.node, Durable: o.durable,
 		Margin: 30 * time.Second, MaxGap: o.maxGap, Settle: 0, ProcessingWait: 20 * time.Second, RetryInterval: 20 * time.Millisecond,
-		LeaseTTL: 3 * time.Second, AckWait: 3 * time.Second, Logger: zerolog.New(zerolog.NewTestWriter(h.t)).Level(zerolog.InfoLevel),
+		LeaseTTL: 3 * time.Second, AckWait: 3 * time.Second, Registerer: o.reg, Logger: zerolog.New(zerolog.NewTestWriter(h.t)).Level(zerolog.InfoLevel),
 	})
 	if err != nil {
 		h.t.Fatal(err)
@@ -447,10 +450,37 @@ func total(m map[string]int) int {
 func TestGapRebuiltOnce(t *testing.T) {
 	h := newHarness(t)
 	fake := newFake(h.s)
-	stop := h.start(runOpts{node: "n1", rest: fake})
+	reg := prometheus.NewRegistry()
+	stop := h.start(runOpts{node: "n1", rest: fake, reg: reg})
 	sums := h.waitSummaries(1)
 	stop()
 	h.checkRebuilt()
+	if n, err := testutil.GatherAndCount(reg); err != nil || n != 8 {
+		t.Errorf("%d metrics (%v)", n, err)
+	}
+	for _, m := range []struct {
+		name, label string
+		want        int
+	}{
+		{"zccingest_reconcile_gaps_total", "complete", 1},
+		{"zccingest_reconcile_events_total", "published", len(h.s.expected)},
+	} {
+		mf, _ := reg.Gather()
+		got := -1
+		for _, f := range mf {
+			if f.GetName() != m.name {
+				continue
+			}
+			for _, x := range f.GetMetric() {
+				if x.GetLabel()[0].GetValue() == m.label {
+					got = int(x.GetCounter().GetValue())
+				}
+			}
+		}
+		if got != m.want {
+			t.Errorf("%s{%s} = %d, want %d", m.name, m.label, got, m.want)
+		}
+	}
 	s := sums[0]
 	if s.GapID != h.s.gap.ID || s.AccountID != acct || !s.Complete || len(s.Errors) != 0 {
 		t.Errorf("summary %+v", s)
