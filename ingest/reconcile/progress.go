@@ -2,9 +2,14 @@ package reconcile
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,15 +21,28 @@ import (
 // progress is a gap's entry in the progress bucket (key <account>.<gap id>):
 // who works on it until when, what is done, and the summary so far, so
 // that a node restarted mid-gap resumes where it stopped and the pair's
-// other node leaves alone a gap done or leased.
+// other node leaves alone a gap done or leased. Each engagement done has
+// a key of its own, <account>.<gap id>.e.<engagement>, holding its counts
+// (written once, when its events are published), so that the entry stays
+// small however many engagements a gap has, and no count is lost or
+// doubled by a stop in between.
 type progress struct {
-	Node  string    `json:"node"`
-	Until time.Time `json:"until"` // the lease; zero when released
-	Done  bool      `json:"done"`
-	// Engagements holds the engagements whose events are published.
-	Engagements map[string]bool   `json:"engagements,omitempty"`
-	AgentsDone  bool              `json:"agents_done,omitempty"`
-	Summary     events.Reconciled `json:"summary"`
+	Node       string    `json:"node"`
+	Until      time.Time `json:"until"` // the lease; zero when released
+	Done       bool      `json:"done"`
+	AgentsDone bool      `json:"agents_done,omitempty"`
+	// Summary: the counts of the agent statuses, requests and errors;
+	// the engagements' counts are in their keys, NotRecoverable is added
+	// at the end.
+	Summary events.Reconciled `json:"summary"`
+	// Unknown counts timeline event_types outside the vocabulary.
+	Unknown map[string]int `json:"unknown,omitempty"`
+}
+
+// engagementCounts is the value of an engagement's key.
+type engagementCounts struct {
+	Recovered map[string]int `json:"recovered,omitempty"`
+	Skipped   map[string]int `json:"skipped,omitempty"`
 }
 
 // A claim is this node's hold on a gap's progress entry. Every write is a
@@ -40,6 +58,10 @@ type claim struct {
 	mu  sync.Mutex
 	rev uint64
 	p   progress
+	// engagements done (by the token of their key), and the sum of their
+	// counts.
+	engagements map[string]bool
+	engCounts   engagementCounts
 }
 
 // errBusy: another node holds a live lease on the gap, until the time
@@ -85,7 +107,97 @@ func take(ctx context.Context, kv jetstream.KeyValue, key, node string, ttl time
 	if err != nil {
 		return nil, fmt.Errorf("reconcile: claiming progress %s: %w", key, err)
 	}
+	if err := c.loadEngagements(ctx); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// engagementKey is the key that says an engagement of the gap is done:
+// the id itself when it is a key token (Zoom's are), else its digest.
+func (c *claim) engagementKey(id string) string {
+	tok := keyToken(id)
+	if tok != id {
+		sum := sha256.Sum256([]byte(id))
+		tok = "h" + hex.EncodeToString(sum[:12])
+	}
+	return c.key + ".e." + tok
+}
+
+func (c *claim) loadEngagements(ctx context.Context) error {
+	c.engagements = map[string]bool{}
+	c.engCounts = engagementCounts{Recovered: map[string]int{}, Skipped: map[string]int{}}
+	prefix := c.key + ".e."
+	w, err := c.kv.Watch(ctx, prefix+">", jetstream.IgnoreDeletes())
+	if err != nil {
+		return fmt.Errorf("reconcile: reading progress %s: %w", c.key, err)
+	}
+	defer w.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("reconcile: reading progress %s: %w", c.key, ctx.Err())
+		case e, ok := <-w.Updates():
+			if !ok {
+				return fmt.Errorf("reconcile: reading progress %s: the watch ended", c.key)
+			}
+			if e == nil {
+				return nil // every key read
+			}
+			var n engagementCounts
+			_ = json.Unmarshal(e.Value(), &n) // unreadable: done, uncounted
+			c.add(strings.TrimPrefix(e.Key(), prefix), n)
+		}
+	}
+}
+
+func (c *claim) add(tok string, n engagementCounts) {
+	c.engagements[tok] = true
+	for k, v := range n.Recovered {
+		c.engCounts.Recovered[k] += v
+	}
+	for k, v := range n.Skipped {
+		c.engCounts.Skipped[k] += v
+	}
+}
+
+// engagementDone reports whether the engagement is done.
+func (c *claim) engagementDone(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.engagements[strings.TrimPrefix(c.engagementKey(id), c.key+".e.")]
+}
+
+// markEngagement records the engagement as done, with its counts.
+func (c *claim) markEngagement(ctx context.Context, id string, n engagementCounts) error {
+	k := c.engagementKey(id)
+	b, _ := json.Marshal(n) // plain data: always encodes
+	if _, err := c.kv.Put(ctx, k, b); err != nil {
+		return fmt.Errorf("reconcile: writing progress %s: %w", k, err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.add(strings.TrimPrefix(k, c.key+".e."), n)
+	return nil
+}
+
+// summary returns the summary so far: the entry's, with the engagements'
+// counts added.
+func (c *claim) summary() events.Reconciled {
+	p := c.snapshot()
+	s := p.Summary
+	s.Recovered, s.Skipped = map[string]int{}, map[string]int{}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, src := range []engagementCounts{{p.Summary.Recovered, p.Summary.Skipped}, c.engCounts} {
+		for k, v := range src.Recovered {
+			s.Recovered[k] += v
+		}
+		for k, v := range src.Skipped {
+			s.Skipped[k] += v
+		}
+	}
+	return s
 }
 
 func (c *claim) encode() []byte {
@@ -126,14 +238,14 @@ func (c *claim) release(ctx context.Context) error {
 	return nil
 }
 
-// snapshot returns a copy of the progress.
+// snapshot returns a copy of the progress, its maps included.
 func (c *claim) snapshot() progress {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	p := c.p
-	p.Engagements = make(map[string]bool, len(c.p.Engagements))
-	for k, v := range c.p.Engagements {
-		p.Engagements[k] = v
-	}
+	p.Summary.Recovered = maps.Clone(p.Summary.Recovered)
+	p.Summary.Skipped = maps.Clone(p.Summary.Skipped)
+	p.Summary.Errors = slices.Clone(p.Summary.Errors)
+	p.Unknown = maps.Clone(p.Unknown)
 	return p
 }

@@ -43,7 +43,14 @@ func TestLease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c1.update(ctx, func(p *progress) { p.Engagements = map[string]bool{"eng-A": true} }); err != nil {
+	if err := c1.markEngagement(ctx, "eng-A", engagementCounts{Recovered: map[string]int{evHold: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	// An id that is no key token is done under its digest.
+	if err := c1.markEngagement(ctx, "eng.B*", engagementCounts{Skipped: map[string]int{evHold: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c1.update(ctx, func(p *progress) { p.Summary.Recovered = map[string]int{evLogin: 1} }); err != nil {
 		t.Fatal(err)
 	}
 	var busy *errBusy
@@ -52,15 +59,18 @@ func TestLease(t *testing.T) {
 	}
 	// n1 restarted: its own lease, and its progress, at once.
 	c1, err = take(ctx, kv, "a.g", "n1", ttl, clk.now)
-	if err != nil || !c1.snapshot().Engagements["eng-A"] {
-		t.Fatalf("n1 again: %v, progress %+v", err, c1)
+	if err != nil || !c1.engagementDone("eng-A") || !c1.engagementDone("eng.B*") || c1.engagementDone("eng-C") || c1.engagementDone("eng_B_") {
+		t.Fatalf("n1 again: %v, engagements %v", err, c1.engagements)
+	}
+	if s := c1.summary(); s.Recovered[evHold] != 2 || s.Recovered[evLogin] != 1 || s.Skipped[evHold] != 1 {
+		t.Errorf("summary after restart: %+v", s)
 	}
 	clk.add(ttl + time.Second)
 	c2, err := take(ctx, kv, "a.g", "n2", ttl, clk.now)
 	if err != nil {
 		t.Fatalf("n2 after the lease lapsed: %v", err)
 	}
-	if !c2.snapshot().Engagements["eng-A"] {
+	if !c2.engagementDone("eng-A") {
 		t.Error("n2 did not get n1's progress")
 	}
 	if err := c1.update(ctx, nil); !errors.Is(err, errLost) {

@@ -330,7 +330,6 @@ func (r *Reconciler) reconcile(ctx context.Context, log zerolog.Logger, g *event
 		if s.Skipped == nil {
 			s.Skipped = map[string]int{}
 		}
-		s.NotRecoverable = NotRecoverable
 	}); err != nil {
 		return err
 	}
@@ -399,10 +398,9 @@ func (run *gapRun) engagements(ctx context.Context, qFrom, qTo time.Time) error 
 				want[id] = true
 			}
 		}
-		done := run.c.snapshot().Engagements
 		var pending []string
 		for _, id := range slices.Sorted(maps.Keys(want)) {
-			if done[id] {
+			if run.c.engagementDone(id) {
 				continue
 			}
 			found, err := run.engagement(ctx, id)
@@ -465,19 +463,21 @@ func (run *gapRun) engagement(ctx context.Context, id string) (found bool, err e
 	if err != nil {
 		return false, err
 	}
-	return true, run.c.update(ctx, func(p *progress) {
-		if p.Engagements == nil {
-			p.Engagements = map[string]bool{}
-		}
-		p.Engagements[id] = true
-		merge(&p.Summary, recovered, skipped)
-		for t, n := range unknown {
-			if len(p.Summary.NotRecoverable) < len(NotRecoverable)+maxErrors {
-				p.Summary.NotRecoverable = maps.Clone(p.Summary.NotRecoverable)
-				p.Summary.NotRecoverable["timeline event_type "+t] = fmt.Sprintf("not in the assumed vocabulary (%d seen)", n)
+	if len(unknown) > 0 {
+		if err := run.c.update(ctx, func(p *progress) {
+			for t, n := range unknown {
+				if _, ok := p.Unknown[t]; ok || len(p.Unknown) < maxErrors {
+					if p.Unknown == nil {
+						p.Unknown = map[string]int{}
+					}
+					p.Unknown[t] += n
+				}
 			}
+		}); err != nil {
+			return false, err
 		}
-	})
+	}
+	return true, run.c.markEngagement(ctx, id, engagementCounts{recovered, skipped})
 }
 
 // call1 counts a REST call in the summary (with the pages and retries
@@ -627,8 +627,12 @@ func (run *gapRun) addError(msg string) {
 // stops in between publishes the summary again, with the same id.
 func (run *gapRun) finish(ctx context.Context, complete bool) error {
 	p := run.c.snapshot()
-	s := p.Summary
+	s := run.c.summary()
 	s.Complete = complete && len(s.Errors) == 0
+	s.NotRecoverable = maps.Clone(NotRecoverable)
+	for t, n := range p.Unknown {
+		s.NotRecoverable["timeline event_type "+t] = fmt.Sprintf("not in the assumed vocabulary of E2 event types (%d seen): not rebuilt", n)
+	}
 	body, err := json.Marshal(s)
 	if err != nil {
 		return fmt.Errorf("reconcile: encoding the summary: %w", err)

@@ -513,8 +513,14 @@ func TestGapRebuiltOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := kv.Purge(testnats.Timeout(t, 5*time.Second), acct+"."+h.s.gap.ID); err != nil {
-		t.Fatal(err)
+	keys, err := kv.Keys(testnats.Timeout(t, 5*time.Second))
+	if err != nil || len(keys) < 3 {
+		t.Fatalf("progress keys %v (%v)", keys, err)
+	}
+	for _, k := range keys {
+		if err := kv.Purge(testnats.Timeout(t, 5*time.Second), k); err != nil {
+			t.Fatal(err)
+		}
 	}
 	h.start(runOpts{node: "n1", durable: "second-run", rest: newFake(h.s), pub: noDedupe{h.conn}})
 	sums = h.waitSummaries(2)
