@@ -67,8 +67,10 @@ type Options struct {
 
 	Margin time.Duration // the gap widened by it on both sides for the queries; default 2m
 	MaxGap time.Duration // a longer gap is not reconciled (summary says so); default 24h
-	// Settle is how long after the gap's end the first query waits: Zoom
-	// lists an engagement only once it has processed it. Default 1m.
+	// Settle: Zoom lists an engagement only once it has processed it. The
+	// first E1 query waits until Settle after the gap's end, and one begun
+	// before 2×Settle after it is made again then, for engagements that
+	// ended late in the gap. Default 1m; negative: no wait.
 	Settle time.Duration
 	// ProcessingWait bounds how long engagements that must exist (events
 	// of them were received around the gap) are asked for again.
@@ -120,7 +122,10 @@ func New(opts Options) (*Reconciler, error) {
 	def(&opts.Tolerance, DefaultTolerance)
 	def(&opts.LeaseTTL, DefaultLeaseTTL)
 	def(&opts.AckWait, DefaultAckWait)
-	if opts.Settle < 0 {
+	switch {
+	case opts.Settle == 0:
+		opts.Settle = DefaultSettle
+	case opts.Settle < 0:
 		opts.Settle = 0
 	}
 	if opts.Bucket == "" {
@@ -371,7 +376,9 @@ func (r *Reconciler) reconcile(ctx context.Context, log zerolog.Logger, g *event
 func (run *gapRun) engagements(ctx context.Context, qFrom, qTo time.Time) error {
 	r := run.r
 	deadline := r.opts.Now().Add(r.opts.ProcessingWait)
+	tailAt := time.UnixMilli(run.g.To).Add(2 * r.opts.Settle)
 	for {
+		queriedAt := r.opts.Now()
 		recv, err := readReceived(ctx, r.opts.JS, r.opts.Stream, r.opts.SubjectPrefix, run.g.AccountID, qFrom.Add(-r.opts.Margin), run.lo-run.tol, run.hi+run.tol, run.recv)
 		if err != nil {
 			return err
@@ -412,7 +419,15 @@ func (run *gapRun) engagements(ctx context.Context, qFrom, qTo time.Time) error 
 			}
 		}
 		if len(pending) == 0 {
-			return nil
+			if !queriedAt.Before(tailAt) {
+				return nil
+			}
+			// The tail again, once Zoom has processed what ended late
+			// in the gap: nothing received tells of those.
+			if !sleep(ctx, tailAt.Sub(r.opts.Now())) {
+				return context.Cause(ctx)
+			}
+			continue
 		}
 		if r.opts.Now().After(deadline) {
 			run.addError(fmt.Sprintf("%d engagements not shown by Zoom after %s (still active, or not yet processed): their events are not rebuilt", len(pending), r.opts.ProcessingWait))

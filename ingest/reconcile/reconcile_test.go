@@ -43,8 +43,8 @@ type scenario struct {
 	expected map[string]int
 }
 
-func newScenario() *scenario {
-	t0 := time.Now().Add(-time.Hour).Truncate(time.Second)
+func newScenario(ago time.Duration) *scenario {
+	t0 := time.Now().Add(-ago).Truncate(time.Second)
 	s := &scenario{t0: t0}
 	from, to := t0.Add(60*time.Second).UnixMilli(), t0.Add(120*time.Second).UnixMilli()
 	s.gap = events.Gap{ID: events.GapID(events.SystemGap, acct, from, to, ""), Kind: events.SystemGap, AccountID: acct,
@@ -220,7 +220,11 @@ type harness struct {
 	s    *scenario
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T) *harness { return newHarnessAt(t, time.Hour, nil) }
+
+// newHarnessAt sets the scenario's t0 that long ago, and lets edit change
+// it before its live events and gap are published.
+func newHarnessAt(t *testing.T, ago time.Duration, edit func(*scenario)) *harness {
 	srv := testnats.Start(t, testnats.Options{})
 	ctx := testnats.Timeout(t, 30*time.Second)
 	conn, err := natsout.Connect(ctx, natsout.Options{URL: srv.ClientURL(), Name: "test", Stream: stream, SubjectPrefix: prefix,
@@ -236,7 +240,10 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, conn: conn, js: js, s: newScenario()}
+	h := &harness{t: t, conn: conn, js: js, s: newScenario(ago)}
+	if edit != nil {
+		edit(h.s)
+	}
 	var msgs []*events.Message
 	for _, l := range h.s.live {
 		name, id, off := l[0].(string), l[1].(string), l[2].(int)
@@ -298,6 +305,7 @@ type runOpts struct {
 	rest          reconcile.REST
 	maxGap        time.Duration
 	reg           prometheus.Registerer
+	settle        time.Duration // 0: none
 }
 
 // start runs a reconciler until the returned stop is called.
@@ -306,9 +314,12 @@ func (h *harness) start(o runOpts) (stop func()) {
 	if o.pub == nil {
 		o.pub = h.conn
 	}
+	if o.settle == 0 {
+		o.settle = -1
+	}
 	r, err := reconcile.New(reconcile.Options{
 		JS: h.js, Stream: stream, SubjectPrefix: prefix, Publisher: o.pub, REST: o.rest, Node: o.node, Durable: o.durable,
-		Margin: 30 * time.Second, MaxGap: o.maxGap, Settle: 0, ProcessingWait: 20 * time.Second, RetryInterval: 20 * time.Millisecond,
+		Margin: 30 * time.Second, MaxGap: o.maxGap, Settle: o.settle, ProcessingWait: 20 * time.Second, RetryInterval: 20 * time.Millisecond,
 		LeaseTTL: 3 * time.Second, AckWait: 3 * time.Second, Registerer: o.reg, Logger: zerolog.New(zerolog.NewTestWriter(h.t)).Level(zerolog.InfoLevel),
 	})
 	if err != nil {
@@ -680,5 +691,23 @@ func TestPublishRetriesAndRefusals(t *testing.T) {
 	}
 	if n != len(h.s.expected)-1 {
 		t.Errorf("%d rebuilt events in the stream, want %d", n, len(h.s.expected)-1)
+	}
+}
+
+// A gap that has just ended: eng-A, which nothing received tells of, is
+// not processed by Zoom at the first query; the tail is queried again at
+// twice the settle time, and eng-A comes back.
+func TestTailQueriedAgain(t *testing.T) {
+	h := newHarnessAt(t, 121*time.Second, func(s *scenario) {
+		s.live = slices.DeleteFunc(s.live, func(l [3]any) bool { return l[1] == "eng-A" })
+		s.expected[fmt.Sprintf("contact_center.engagement_user_answered@%d", s.at(72).UnixMilli())]++
+	})
+	fake := newFake(h.s)
+	fake.hidden = map[string]int{"eng-A": 1}
+	h.start(runOpts{node: "n1", rest: fake, settle: 2500 * time.Millisecond})
+	sums := h.waitSummaries(1)
+	h.checkRebuilt()
+	if fake.Calls("E1") != 2 || !sums[0].Complete {
+		t.Errorf("E1 asked %d times, summary %+v", fake.Calls("E1"), sums[0])
 	}
 }
