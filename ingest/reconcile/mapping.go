@@ -143,6 +143,9 @@ func mapEngagement(d *EngagementDetail, rs *RecordingStatus) (out []rebuiltEvent
 		o.DateTime = milli(t)
 		return o
 	}
+	// E2 shows an engagement only once it has ended and been processed:
+	// every hold, conference, monitoring and wrap-up in its timeline is
+	// over, and ends at start + duration (whole seconds, maybe 0).
 	sawStart, sawEnd := false, false
 	timeline := slices.Clone(d.Events)
 	slices.SortStableFunc(timeline, func(a, b TimelineEvent) int { return a.StartTime.Compare(b.StartTime) })
@@ -162,9 +165,7 @@ func mapEngagement(d *EngagementDetail, rs *RecordingStatus) (out []rebuiltEvent
 			add(evAnswered, start, te.UserID, "", eng(te, start))
 		case EventHold:
 			add(evHold, start, te.UserID, "", eng(te, start))
-			if te.Duration > 0 {
-				add(evUnhold, end, te.UserID, "", eng(te, end))
-			}
+			add(evUnhold, end, te.UserID, "", eng(te, end))
 		case EventTransfer:
 			o := events.Transfer{
 				TransferType: te.TransferType, EngagementID: e.EngagementID,
@@ -200,11 +201,9 @@ func mapEngagement(d *EngagementDetail, rs *RecordingStatus) (out []rebuiltEvent
 			joined := conf(start)
 			joined.Joining = p
 			add(evConfJoined, start, te.UserID, te.Invitee, joined)
-			if te.Duration > 0 {
-				left := conf(end)
-				left.Leaving = p
-				add(evConfLeft, end, te.UserID, te.Invitee, left)
-			}
+			left := conf(end)
+			left.Leaving = p
+			add(evConfLeft, end, te.UserID, te.Invitee, left)
 		case EventMonitor:
 			sup := func(t time.Time) events.Supervision {
 				return events.Supervision{
@@ -217,14 +216,10 @@ func mapEngagement(d *EngagementDetail, rs *RecordingStatus) (out []rebuiltEvent
 				}
 			}
 			add(evMonitorStarted, start, te.UserID, te.SupervisorID, sup(start))
-			if te.Duration > 0 {
-				add(evMonitorEnded, end, te.UserID, te.SupervisorID, sup(end))
-			}
+			add(evMonitorEnded, end, te.UserID, te.SupervisorID, sup(end))
 		case EventWrapUp:
 			add(evWrapUpStarted, start, te.UserID, "", eng(te, start))
-			if te.Duration > 0 {
-				add(evWrapUpEnded, end, te.UserID, "", eng(te, end))
-			}
+			add(evWrapUpEnded, end, te.UserID, "", eng(te, end))
 		case EventEngagementEnd:
 			sawEnd = true
 			o := eng(te, start)

@@ -214,3 +214,16 @@ func TestProgressKey(t *testing.T) {
 		t.Errorf("key of %d bytes", n)
 	}
 }
+
+// A timeline entry of duration 0 (shorter than half a second) still ended:
+// its end event is at its start.
+func TestMapZeroDuration(t *testing.T) {
+	d := detail()
+	d.Events = []TimelineEvent{{StartTime: at(10), EventType: EventHold, UserID: "u-1"}, {StartTime: at(20), EventType: EventWrapUp, UserID: "u-1"}}
+	d.Notes = nil
+	evs, _ := mapEngagement(d, nil)
+	want := []nameTS{{evStarted, at(0)}, {evHold, at(10)}, {evUnhold, at(10)}, {evWrapUpStarted, at(20)}, {evWrapUpEnded, at(20)}, {evEnded, at(100)}}
+	if got := names(evs); !slices.Equal(got, want) {
+		t.Errorf("got %v\nwant %v", got, want)
+	}
+}
