@@ -174,8 +174,8 @@ func TestMapAgentStatuses(t *testing.T) {
 // same event; the rebuilt key of an earlier run is recognised as such.
 func TestReceivedMatch(t *testing.T) {
 	rc := newReceived()
-	rc.add(evAnswered, "eng-A", at(5).UnixMilli()+400, "livekey")
-	rc.add(evHold, "eng-A", at(10).UnixMilli(), "")
+	rc.add(evAnswered, "eng-A", at(5).UnixMilli()+400, "livekey", false)
+	rc.add(evHold, "eng-A", at(10).UnixMilli(), "", false)
 	r := rebuiltEvent{Name: evAnswered, TS: at(5).UnixMilli(), EngagementID: "eng-A", UserID: "u-1"}
 	tol := (2 * time.Second).Milliseconds()
 	if found, again := rc.match(&r, r.key("a"), tol); !found || again {
@@ -195,9 +195,24 @@ func TestReceivedMatch(t *testing.T) {
 	if found, _ := rc.match(&unhold, unhold.key("a"), tol); found {
 		t.Error("another event name matched")
 	}
-	rc.add(evUnhold, "eng-A", at(60).UnixMilli(), unhold.key("a"))
+	rc.add(evUnhold, "eng-A", at(60).UnixMilli(), unhold.key("a"), true)
 	if found, again := rc.match(&unhold, unhold.key("a"), tol); !found || !again {
 		t.Error("the earlier run's own message is not recognised by its key")
+	}
+	// A rebuilt message stands for itself only, and a live event for one
+	// rebuilt event: an agent's status changes a second apart.
+	near := rebuiltEvent{Name: evUnhold, TS: at(61).UnixMilli(), EngagementID: "eng-A"}
+	if found, _ := rc.match(&near, near.key("a"), tol); found {
+		t.Error("a rebuilt message was taken for another event 1 s from it")
+	}
+	rc.add(evStatusChanged, "u-1", at(30).UnixMilli()+300, "live1", false)
+	first := rebuiltEvent{Name: evStatusChanged, TS: at(30).UnixMilli(), UserID: "u-1"}
+	second := rebuiltEvent{Name: evStatusChanged, TS: at(31).UnixMilli(), UserID: "u-1"}
+	if found, _ := rc.match(&first, first.key("a"), tol); !found {
+		t.Error("the status change received live was not found")
+	}
+	if found, _ := rc.match(&second, second.key("a"), tol); found {
+		t.Error("one live status change stood for two rebuilt ones")
 	}
 }
 

@@ -31,34 +31,59 @@ type recvKey struct{ name, id string }
 type seen struct {
 	ts  int64
 	key string // the message id
+	// rebuilt: a rebuilt event (an earlier run's, or this run's), which
+	// stands only for itself, found by its key. used: a live event that
+	// a rebuilt one was found to be already.
+	rebuilt, used bool
 }
 
 func newReceived() *received {
 	return &received{byKey: map[recvKey][]seen{}, inWindow: map[string]bool{}, started: map[string]int64{}}
 }
 
-// match reports whether an event like r was received: the same name and
-// id, event_ts within tol (REST times are whole seconds, a live event_ts
-// has milliseconds). again is true when it is r itself, published by an
-// earlier run (the same key).
+// match reports whether r was received: again when r itself was
+// published before (its key), found when a live event of the same name
+// and id has an event_ts within tol of r's (REST times are whole seconds,
+// end times a start plus a rounded duration). A live event stands for one
+// rebuilt event only, the nearest asked for first, so that an agent's two
+// status changes a second apart are not both taken for one received.
 func (rc *received) match(r *rebuiltEvent, key string, tol int64) (found, again bool) {
-	for _, s := range rc.byKey[recvKey{r.Name, r.matchID()}] {
+	list := rc.byKey[recvKey{r.Name, r.matchID()}]
+	best, bestD := -1, tol+1
+	for i := range list {
+		s := &list[i]
 		if s.key == key {
 			return true, true
 		}
-		if d := s.ts - r.TS; d >= -tol && d <= tol {
-			found = true
+		if s.rebuilt || s.used {
+			continue
+		}
+		if d := abs(s.ts - r.TS); d < bestD {
+			best, bestD = i, d
 		}
 	}
-	return found, false
+	if best < 0 {
+		return false, false
+	}
+	list[best].used = true
+	return true, false
 }
 
-func (rc *received) add(name, id string, ts int64, key string) {
+func abs(n int64) int64 {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+// add notes an event read from the stream, or published by this run
+// (rebuilt).
+func (rc *received) add(name, id string, ts int64, key string, rebuilt bool) {
 	if id == "" {
 		return
 	}
 	k := recvKey{name, id}
-	rc.byKey[k] = append(rc.byKey[k], seen{ts, key})
+	rc.byKey[k] = append(rc.byKey[k], seen{ts: ts, key: key, rebuilt: rebuilt})
 }
 
 // streamBody is what the live check reads of a message body.
@@ -66,6 +91,7 @@ type streamBody struct {
 	ID      string `json:"id"`
 	Event   string `json:"event"`
 	EventTS int64  `json:"event_ts"`
+	Source  string `json:"source"`
 	Object  struct {
 		EngagementID string `json:"engagement_id"`
 		UserID       string `json:"user_id"`
@@ -113,7 +139,7 @@ func readReceived(ctx context.Context, js jetstream.JetStream, stream, prefix, a
 				if id == "" {
 					id = b.Object.UserID
 				}
-				rc.add(b.Event, id, b.EventTS, b.ID)
+				rc.add(b.Event, id, b.EventTS, b.ID, b.Source == events.SourceREST)
 				if b.Object.EngagementID != "" {
 					rc.inWindow[b.Object.EngagementID] = true
 				}

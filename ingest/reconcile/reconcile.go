@@ -544,7 +544,7 @@ func (run *gapRun) publish(ctx context.Context, evs []rebuiltEvent) (recovered, 
 		names = append(names, e.Name)
 		// Another source of the same event in this run (E1 listing an
 		// engagement twice) is the same event.
-		run.recv.add(e.Name, e.matchID(), e.TS, key)
+		run.recv.add(e.Name, e.matchID(), e.TS, key, true)
 	}
 	errs, err := run.r.send(ctx, msgs)
 	if err != nil {
