@@ -225,22 +225,9 @@ func newHarness(t *testing.T) *harness { return newHarnessAt(t, time.Hour, nil) 
 // newHarnessAt sets the scenario's t0 that long ago, and lets edit change
 // it before its live events and gap are published.
 func newHarnessAt(t *testing.T, ago time.Duration, edit func(*scenario)) *harness {
-	srv := testnats.Start(t, testnats.Options{})
+	h := newNATS(t)
 	ctx := testnats.Timeout(t, 30*time.Second)
-	conn, err := natsout.Connect(ctx, natsout.Options{URL: srv.ClientURL(), Name: "test", Stream: stream, SubjectPrefix: prefix,
-		DuplicateWindow: 2 * time.Minute, Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(conn.Close)
-	if err := conn.EnsureStream(ctx); err != nil {
-		t.Fatal(err)
-	}
-	js, err := jetstream.New(conn.NATS())
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{t: t, conn: conn, js: js, s: newScenario(ago)}
+	h.s = newScenario(ago)
 	if edit != nil {
 		edit(h.s)
 	}
@@ -268,6 +255,26 @@ func newHarnessAt(t *testing.T, ago time.Duration, edit func(*scenario)) *harnes
 		Header: events.Header{events.HeaderMsgID: {h.s.gap.ID}, events.HeaderContentType: {"application/json"}}, Data: body})
 	h.publish(ctx, msgs)
 	return h
+}
+
+// newNATS starts a server with the events stream, and a harness on it.
+func newNATS(t *testing.T) *harness {
+	srv := testnats.Start(t, testnats.Options{})
+	ctx := testnats.Timeout(t, 30*time.Second)
+	conn, err := natsout.Connect(ctx, natsout.Options{URL: srv.ClientURL(), Name: "test", Stream: stream, SubjectPrefix: prefix,
+		DuplicateWindow: 2 * time.Minute, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Close)
+	if err := conn.EnsureStream(ctx); err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(conn.NATS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &harness{t: t, conn: conn, js: js}
 }
 
 func (h *harness) publish(ctx context.Context, msgs []*events.Message) {
@@ -377,10 +384,12 @@ func (h *harness) read(filter string) []stored {
 
 // waitSummaries waits until n summaries are in the stream and returns
 // them.
-func (h *harness) waitSummaries(n int) []events.Reconciled {
+func (h *harness) waitSummaries(n int) []events.Reconciled { return h.waitSummariesOf(acct, n) }
+
+func (h *harness) waitSummariesOf(account string, n int) []events.Reconciled {
 	h.t.Helper()
 	ctx := testnats.Timeout(h.t, 60*time.Second)
-	sub := events.SystemSubject(prefix, acct, events.SystemReconciled)
+	sub := events.SystemSubject(prefix, account, events.SystemReconciled)
 	for {
 		ms := h.read(sub)
 		if len(ms) >= n {

@@ -1,3 +1,5 @@
+//go:build !reconcile_zoomrest
+
 package reconcile
 
 import (
@@ -7,10 +9,11 @@ import (
 )
 
 // The REST types below are the subset of package zoomrest's (design page
-// "zoomrest API") the reconciler reads, with the same names and fields, so
-// that once zoomrest is merged each becomes an alias
-// (type Engagement = zoomrest.Engagement, ErrNotFound = zoomrest.ErrNotFound)
-// and *zoomrest.Client satisfies REST as it is.
+// "zoomrest API") the reconciler reads, with the same names and fields.
+// MERGER: once zoomrest is merged, delete this file and the build tag of
+// rest_zoomrest.go, where each is an alias of zoomrest's and
+// *zoomrest.Client satisfies REST as it is (go test -tags
+// reconcile_zoomrest runs it, and the simulator scenario, before that).
 
 // REST is what the reconciler asks of Zoom's Contact Center REST API
 // (*zoomrest.Client). Each list method follows every page and splits long
