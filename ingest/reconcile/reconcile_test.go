@@ -312,7 +312,8 @@ type runOpts struct {
 	rest          reconcile.REST
 	maxGap        time.Duration
 	reg           prometheus.Registerer
-	settle        time.Duration // 0: none
+	settle        time.Duration       // 0: none
+	js            jetstream.JetStream // nil: the harness's
 }
 
 // start runs a reconciler until the returned stop is called.
@@ -324,8 +325,11 @@ func (h *harness) start(o runOpts) (stop func()) {
 	if o.settle == 0 {
 		o.settle = -1
 	}
+	if o.js == nil {
+		o.js = h.js
+	}
 	r, err := reconcile.New(reconcile.Options{
-		JS: h.js, Stream: stream, SubjectPrefix: prefix, Publisher: o.pub, REST: o.rest, Node: o.node, Durable: o.durable,
+		JS: o.js, Stream: stream, SubjectPrefix: prefix, Publisher: o.pub, REST: o.rest, Node: o.node, Durable: o.durable,
 		Margin: 30 * time.Second, MaxGap: o.maxGap, Settle: o.settle, ProcessingWait: 20 * time.Second, RetryInterval: 20 * time.Millisecond,
 		LeaseTTL: 3 * time.Second, AckWait: 3 * time.Second, Registerer: o.reg, Logger: zerolog.New(zerolog.NewTestWriter(h.t)).Level(zerolog.InfoLevel),
 	})
@@ -718,5 +722,44 @@ func TestTailQueriedAgain(t *testing.T) {
 	h.checkRebuilt()
 	if fake.Calls("E1") != 2 || !sums[0].Complete {
 		t.Errorf("E1 asked %d times, summary %+v", fake.Calls("E1"), sums[0])
+	}
+}
+
+// A node that dies in the middle of a gap (its connection gone: no nak,
+// no release) leaves the gap to the other node once its lease has lapsed
+// and the gap message is redelivered; the other node resumes where the
+// first stopped and publishes nothing twice.
+func TestNodeDiesMidGap(t *testing.T) {
+	h := newHarness(t)
+	conn, err := natsout.Connect(testnats.Timeout(t, 10*time.Second), natsout.Options{URL: h.conn.NATS().ConnectedUrl(), Name: "n1",
+		Stream: stream, SubjectPrefix: prefix, DuplicateWindow: 2 * time.Minute, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(conn.NATS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := newFake(h.s)
+	fake.hidden = map[string]int{}
+	fake.blockRec = "eng-B"
+	stop := h.start(runOpts{node: "n1", rest: fake, pub: noDedupe{conn}, js: js})
+	select {
+	case <-fake.blocked:
+	case <-testnats.Timeout(t, 30*time.Second).Done():
+		t.Fatal("the reconciler never reached eng-B")
+	}
+	conn.Close() // the node is gone: nothing more reaches NATS from it
+	stop()
+	again := newFake(h.s)
+	again.hidden = map[string]int{}
+	h.start(runOpts{node: "n2", rest: again, pub: noDedupe{h.conn}})
+	sums := h.waitSummaries(1)
+	h.checkRebuilt()
+	if total(sums[0].Recovered) != len(h.s.expected) || !sums[0].Complete {
+		t.Errorf("summary %+v", sums[0])
+	}
+	if n := again.Calls("E2:eng-A"); n != 0 {
+		t.Errorf("n2 asked for eng-A, done by n1, %d times", n)
 	}
 }
