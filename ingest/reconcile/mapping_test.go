@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -240,5 +241,28 @@ func TestMapZeroDuration(t *testing.T) {
 	want := []nameTS{{evStarted, at(0)}, {evHold, at(10)}, {evUnhold, at(10)}, {evWrapUpStarted, at(20)}, {evWrapUpEnded, at(20)}, {evEnded, at(100)}}
 	if got := names(evs); !slices.Equal(got, want) {
 		t.Errorf("got %v\nwant %v", got, want)
+	}
+}
+
+func TestValidGap(t *testing.T) {
+	now := t0.Add(time.Hour)
+	ok := events.Gap{ID: "gap-a-1-2", AccountID: "a", From: t0.UnixMilli(), To: t0.Add(time.Minute).UnixMilli()}
+	if !validGap(&ok, now) {
+		t.Fatal("a valid gap refused")
+	}
+	for name, edit := range map[string]func(*events.Gap){
+		"no account":    func(g *events.Gap) { g.AccountID = "" },
+		"long account":  func(g *events.Gap) { g.AccountID = strings.Repeat("a", 129) },
+		"no id":         func(g *events.Gap) { g.ID = "" },
+		"long id":       func(g *events.Gap) { g.ID = strings.Repeat("g", 257) },
+		"no from":       func(g *events.Gap) { g.From = 0 },
+		"to before":     func(g *events.Gap) { g.To = g.From - 1 },
+		"in the future": func(g *events.Gap) { g.To = now.Add(6 * time.Minute).UnixMilli() },
+	} {
+		g := ok
+		edit(&g)
+		if validGap(&g, now) {
+			t.Errorf("%s: taken as valid", name)
+		}
 	}
 }

@@ -226,14 +226,25 @@ func keyToken(s string) string {
 	return string(b)
 }
 
-const maxAccount = 128
+// Bounds of a gap message's fields: they become subjects, keys, headers
+// and waits.
+const (
+	maxAccount = 128
+	maxGapID   = 256
+	maxSkew    = 5 * time.Minute // a gap may end this far ahead of this node's clock
+)
+
+func validGap(g *events.Gap, now time.Time) bool {
+	return g.AccountID != "" && len(g.AccountID) <= maxAccount && g.ID != "" && len(g.ID) <= maxGapID &&
+		g.From > 0 && g.To >= g.From && g.To <= now.Add(maxSkew).UnixMilli()
+}
 
 // handle reconciles one gap message: acked when done (or skipped), left
 // for later (nak with a delay) when another node holds it or it failed.
 func (r *Reconciler) handle(ctx context.Context, kv jetstream.KeyValue, m jetstream.Msg) {
 	var g events.Gap
-	if err := json.Unmarshal(m.Data(), &g); err != nil || g.AccountID == "" || len(g.AccountID) > maxAccount || g.ID == "" || g.To < g.From || g.From <= 0 {
-		r.log.Error().Err(err).Str("subject", m.Subject()).Msg("not a gap message; dropped from reconciliation")
+	if err := json.Unmarshal(m.Data(), &g); err != nil || !validGap(&g, r.opts.Now()) {
+		r.log.Error().Err(err).Str("subject", m.Subject()).Msg("not a gap message (or one ending in the future); dropped from reconciliation")
 		_ = m.Term()
 		return
 	}
