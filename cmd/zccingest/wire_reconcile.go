@@ -36,6 +36,7 @@ func wireReconcile(ctx context.Context, cfg *config.Config, n *natsout.Conn, tok
 	}
 	r, err := reconcile.New(reconcile.Options{
 		JS: js, Stream: cfg.NATS.StreamName(), SubjectPrefix: cfg.NATS.SubjectPrefix, Publisher: n, REST: rest,
+		AccountID: cfg.Zoom.AccountID, // "" with an OAuth app: every account's gaps
 		Node: reconcileNode(cfg), Replicas: cfg.NATS.StreamReplicas,
 		Margin: rc.Margin.D(), MaxGap: rc.MaxGap.D(), Logger: log, Registerer: reg,
 	})

@@ -58,6 +58,10 @@ type Options struct {
 	SubjectPrefix string
 	Publisher     Publisher
 	REST          REST
+	// AccountID, when set, is the only account whose gaps this node
+	// rebuilds: its REST client reads that account. Another account's
+	// gap is left to a node that has it.
+	AccountID string
 	// Node names this node in leases (coverage.node): a node restarted
 	// under the same name takes its own lease back at once.
 	Node     string
@@ -232,6 +236,8 @@ const (
 	maxAccount = 128
 	maxGapID   = 256
 	maxSkew    = 5 * time.Minute // a gap may end this far ahead of this node's clock
+	// otherAccountDelay: another account's gap comes back this late.
+	otherAccountDelay = 10 * time.Minute
 )
 
 func validGap(g *events.Gap, now time.Time) bool {
@@ -249,6 +255,11 @@ func (r *Reconciler) handle(ctx context.Context, kv jetstream.KeyValue, m jetstr
 		return
 	}
 	log := r.log.With().Str("gap", g.ID).Str("account", g.AccountID).Logger()
+	if r.opts.AccountID != "" && g.AccountID != r.opts.AccountID {
+		log.Debug().Msg("another account's gap; left to its nodes")
+		_ = m.NakWithDelay(otherAccountDelay)
+		return
+	}
 	c, err := take(ctx, kv, progressKey(g.AccountID, g.ID), r.opts.Node, r.opts.LeaseTTL, r.opts.Now)
 	var busy *errBusy
 	switch {

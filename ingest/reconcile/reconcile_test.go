@@ -314,6 +314,7 @@ type runOpts struct {
 	reg           prometheus.Registerer
 	settle        time.Duration       // 0: none
 	js            jetstream.JetStream // nil: the harness's
+	account       string
 }
 
 // start runs a reconciler until the returned stop is called.
@@ -329,7 +330,7 @@ func (h *harness) start(o runOpts) (stop func()) {
 		o.js = h.js
 	}
 	r, err := reconcile.New(reconcile.Options{
-		JS: o.js, Stream: stream, SubjectPrefix: prefix, Publisher: o.pub, REST: o.rest, Node: o.node, Durable: o.durable,
+		JS: o.js, AccountID: o.account, Stream: stream, SubjectPrefix: prefix, Publisher: o.pub, REST: o.rest, Node: o.node, Durable: o.durable,
 		Margin: 30 * time.Second, MaxGap: o.maxGap, Settle: o.settle, ProcessingWait: 20 * time.Second, RetryInterval: 20 * time.Millisecond,
 		LeaseTTL: 3 * time.Second, AckWait: 3 * time.Second, Registerer: o.reg, Logger: zerolog.New(zerolog.NewTestWriter(h.t)).Level(zerolog.InfoLevel),
 	})
@@ -761,5 +762,45 @@ func TestNodeDiesMidGap(t *testing.T) {
 	}
 	if n := again.Calls("E2:eng-A"); n != 0 {
 		t.Errorf("n2 asked for eng-A, done by n1, %d times", n)
+	}
+}
+
+// A node whose REST client reads one account leaves another account's
+// gap alone: rebuilding it from the wrong account's data would publish
+// events that did not happen.
+func TestOtherAccountsGapLeft(t *testing.T) {
+	h := newHarness(t)
+	ctx := testnats.Timeout(t, 30*time.Second)
+	other := h.s.gap
+	other.AccountID, other.ID = "other-acct", events.GapID(events.SystemGap, "other-acct", other.From, other.To, "")
+	body, _ := json.Marshal(other)
+	h.publish(ctx, []*events.Message{{Subject: events.SystemSubject(prefix, "other-acct", events.SystemGap), ID: other.ID,
+		Header: events.Header{events.HeaderMsgID: {other.ID}}, Data: body}})
+	fake := newFake(h.s)
+	h.start(runOpts{node: "n1", rest: fake, account: acct})
+	h.waitSummaries(1)
+	for {
+		c, err := h.js.Consumer(ctx, stream, reconcile.DefaultDurable)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i, err := c.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i.NumPending == 0 && i.NumAckPending == 1 && i.AckFloor.Stream > 0 {
+			break // acct-1's gap acked, the other one's left pending
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("consumer %+v", i)
+		case <-time.After(20 * time.Millisecond): // polling the consumer's own state
+		}
+	}
+	if n := fake.Calls("E1"); n != 2 {
+		t.Errorf("%d E1 calls: the other account's gap was queried", n)
+	}
+	if n := len(h.read(events.SystemSubject(prefix, "other-acct", events.SystemReconciled))); n != 0 {
+		t.Errorf("%d summaries for the other account", n)
 	}
 }
