@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/zccingest/zccingest/events"
 )
 
@@ -263,6 +265,27 @@ func TestValidGap(t *testing.T) {
 		edit(&g)
 		if validGap(&g, now) {
 			t.Errorf("%s: taken as valid", name)
+		}
+	}
+}
+
+type deliveredMsg struct {
+	jetstream.Msg
+	n uint64
+}
+
+func (m deliveredMsg) Metadata() (*jetstream.MsgMetadata, error) {
+	return &jetstream.MsgMetadata{NumDelivered: m.n}, nil
+}
+
+func TestRetryDelay(t *testing.T) {
+	r := &Reconciler{opts: Options{RetryInterval: 30 * time.Second}}
+	for _, tc := range []struct {
+		n    uint64
+		want time.Duration
+	}{{1, 30 * time.Second}, {2, time.Minute}, {4, 4 * time.Minute}, {7, 30 * time.Minute}, {1000, 30 * time.Minute}} {
+		if got := r.retryDelay(deliveredMsg{n: tc.n}); got != tc.want {
+			t.Errorf("delivery %d: %s, want %s", tc.n, got, tc.want)
 		}
 	}
 }

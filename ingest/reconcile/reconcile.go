@@ -269,7 +269,7 @@ func (r *Reconciler) handle(ctx context.Context, kv jetstream.KeyValue, m jetstr
 		return
 	case err != nil:
 		log.Warn().Err(err).Msg("gap not claimed; trying again later")
-		_ = m.NakWithDelay(r.opts.RetryInterval)
+		_ = m.NakWithDelay(r.retryDelay(m))
 		return
 	case c.snapshot().Done:
 		_ = m.Ack()
@@ -304,8 +304,25 @@ func (r *Reconciler) handle(ctx context.Context, kv jetstream.KeyValue, m jetstr
 	}
 	r.metrics.gaps.WithLabelValues(gapRetried).Inc()
 	log.Warn().Err(err).Msg("gap not reconciled; trying again later")
-	_ = m.NakWithDelay(r.opts.RetryInterval)
+	_ = m.NakWithDelay(r.retryDelay(m))
 }
+
+// retryDelay is how long a failed gap waits: RetryInterval, doubled with
+// each delivery up to maxRetryDelay, so that a lasting failure (a scope
+// missing, Zoom down) is not asked about every half minute.
+func (r *Reconciler) retryDelay(m jetstream.Msg) time.Duration {
+	n := uint64(1)
+	if md, err := m.Metadata(); err == nil && md.NumDelivered > 0 {
+		n = md.NumDelivered
+	}
+	d := r.opts.RetryInterval
+	for i := uint64(1); i < n && d < maxRetryDelay; i++ {
+		d *= 2
+	}
+	return min(d, maxRetryDelay)
+}
+
+const maxRetryDelay = 30 * time.Minute
 
 // heartbeat keeps the gap message from redelivery and the lease alive
 // while the gap is worked on; it cancels the work if the lease is lost.
