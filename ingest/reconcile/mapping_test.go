@@ -177,45 +177,49 @@ func TestMapAgentStatuses(t *testing.T) {
 // same event; the rebuilt key of an earlier run is recognised as such.
 func TestReceivedMatch(t *testing.T) {
 	rc := newReceived()
+	tol := (2 * time.Second).Milliseconds()
+	one := func(r rebuiltEvent) verdict { return rc.match([]rebuiltEvent{r}, []string{r.key("a")}, tol)[0] }
 	rc.add(evAnswered, "eng-A", at(5).UnixMilli()+400, "livekey", false)
 	rc.add(evHold, "eng-A", at(10).UnixMilli(), "", false)
 	r := rebuiltEvent{Name: evAnswered, TS: at(5).UnixMilli(), EngagementID: "eng-A", UserID: "u-1"}
-	tol := (2 * time.Second).Milliseconds()
-	if found, again := rc.match(&r, r.key("a"), tol); !found || again {
-		t.Errorf("live answered 400 ms later: found %v again %v", found, again)
-	}
 	far := r
 	far.TS += 3000
-	if found, _ := rc.match(&far, far.key("a"), tol); found {
-		t.Error("an answered 2.6 s from the live one matched")
+	if v := one(far); v != notReceived {
+		t.Errorf("an answered 2.6 s from the live one: %v", v)
 	}
 	other := r
 	other.EngagementID = "eng-B"
-	if found, _ := rc.match(&other, other.key("a"), tol); found {
-		t.Error("another engagement's event matched")
+	if v := one(other); v != notReceived {
+		t.Errorf("another engagement's event: %v", v)
 	}
 	unhold := rebuiltEvent{Name: evUnhold, TS: at(10).UnixMilli(), EngagementID: "eng-A"}
-	if found, _ := rc.match(&unhold, unhold.key("a"), tol); found {
-		t.Error("another event name matched")
+	if v := one(unhold); v != notReceived {
+		t.Errorf("another event name: %v", v)
+	}
+	if v := one(r); v != receivedLive {
+		t.Errorf("live answered 400 ms later: %v", v)
 	}
 	rc.add(evUnhold, "eng-A", at(60).UnixMilli(), unhold.key("a"), true)
-	if found, again := rc.match(&unhold, unhold.key("a"), tol); !found || !again {
-		t.Error("the earlier run's own message is not recognised by its key")
+	if v := one(unhold); v != publishedBefore {
+		t.Errorf("the earlier run's own message: %v", v)
 	}
-	// A rebuilt message stands for itself only, and a live event for one
-	// rebuilt event: an agent's status changes a second apart.
+	// A rebuilt message stands for itself only.
 	near := rebuiltEvent{Name: evUnhold, TS: at(61).UnixMilli(), EngagementID: "eng-A"}
-	if found, _ := rc.match(&near, near.key("a"), tol); found {
-		t.Error("a rebuilt message was taken for another event 1 s from it")
+	if v := one(near); v != notReceived {
+		t.Errorf("a rebuilt message was taken for another event 1 s from it: %v", v)
 	}
-	rc.add(evStatusChanged, "u-1", at(30).UnixMilli()+300, "live1", false)
-	first := rebuiltEvent{Name: evStatusChanged, TS: at(30).UnixMilli(), UserID: "u-1"}
-	second := rebuiltEvent{Name: evStatusChanged, TS: at(31).UnixMilli(), UserID: "u-1"}
-	if found, _ := rc.match(&first, first.key("a"), tol); !found {
-		t.Error("the status change received live was not found")
+	// A live event stands for one rebuilt event, the nearest, in the
+	// whole batch: an agent's status changes 800 ms apart, the live one
+	// received just before the gap, the other inside it.
+	rc.add(evStatusChanged, "u-1", at(30).UnixMilli()-500, "live1", false)
+	before := rebuiltEvent{Name: evStatusChanged, TS: at(30).UnixMilli() - 500, UserID: "u-1"}
+	inside := rebuiltEvent{Name: evStatusChanged, TS: at(30).UnixMilli() + 300, UserID: "u-1"}
+	vs := rc.match([]rebuiltEvent{inside, before}, []string{inside.key("a"), before.key("a")}, tol)
+	if vs[0] != notReceived || vs[1] != receivedLive {
+		t.Errorf("verdicts %v: the live status change went to the wrong rebuilt one", vs)
 	}
-	if found, _ := rc.match(&second, second.key("a"), tol); found {
-		t.Error("one live status change stood for two rebuilt ones")
+	if v := one(inside); v != notReceived {
+		t.Errorf("a live event stood for two rebuilt ones: %v", v)
 	}
 }
 

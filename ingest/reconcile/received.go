@@ -1,9 +1,11 @@
 package reconcile
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,32 +43,63 @@ func newReceived() *received {
 	return &received{byKey: map[recvKey][]seen{}, inWindow: map[string]bool{}, started: map[string]int64{}}
 }
 
-// match reports whether r was received: again when r itself was
-// published before (its key), found when a live event of the same name
-// and id has an event_ts within tol of r's (REST times are whole seconds,
-// end times a start plus a rounded duration). A live event stands for one
-// rebuilt event only, the nearest asked for first, so that an agent's two
-// status changes a second apart are not both taken for one received.
-func (rc *received) match(r *rebuiltEvent, key string, tol int64) (found, again bool) {
-	list := rc.byKey[recvKey{r.Name, r.matchID()}]
-	best, bestD := -1, tol+1
-	for i := range list {
-		s := &list[i]
-		if s.key == key {
-			return true, true
-		}
-		if s.rebuilt || s.used {
+// A verdict says whether a rebuilt event was received.
+type verdict int
+
+const (
+	notReceived     verdict = iota
+	receivedLive            // a live event of the same name and id, event_ts within tol
+	publishedBefore         // this very event (its key), published by an earlier run
+)
+
+// match tells, for each rebuilt event, whether it was received: published
+// before (its key), or received live — a live event of the same name and
+// id with event_ts within tol (REST times are whole seconds, end times a
+// start plus a rounded duration). A live event stands for one rebuilt
+// event only: pairs are taken nearest first, across the events of the
+// whole batch (those outside the gap too), so that an agent's two status
+// changes a second apart, one each side of the gap's edge, are not both
+// taken for the one received. A rebuilt message stands only for itself.
+func (rc *received) match(evs []rebuiltEvent, keys []string, tol int64) []verdict {
+	out := make([]verdict, len(evs))
+	type pair struct {
+		ev   int
+		cand *seen
+		d    int64
+	}
+	groups := map[recvKey][]int{}
+	for i := range evs {
+		k := recvKey{evs[i].Name, evs[i].matchID()}
+		if slices.ContainsFunc(rc.byKey[k], func(s seen) bool { return s.key == keys[i] }) {
+			out[i] = publishedBefore
 			continue
 		}
-		if d := abs(s.ts - r.TS); d < bestD {
-			best, bestD = i, d
+		groups[k] = append(groups[k], i)
+	}
+	for k, idx := range groups {
+		list := rc.byKey[k]
+		var pairs []pair
+		for _, i := range idx {
+			for j := range list {
+				s := &list[j]
+				if s.rebuilt || s.used {
+					continue
+				}
+				if d := abs(s.ts - evs[i].TS); d <= tol {
+					pairs = append(pairs, pair{i, s, d})
+				}
+			}
+		}
+		slices.SortStableFunc(pairs, func(a, b pair) int { return cmp.Compare(a.d, b.d) })
+		for _, p := range pairs {
+			if out[p.ev] != notReceived || p.cand.used {
+				continue
+			}
+			p.cand.used = true
+			out[p.ev] = receivedLive
 		}
 	}
-	if best < 0 {
-		return false, false
-	}
-	list[best].used = true
-	return true, false
+	return out
 }
 
 func abs(n int64) int64 {

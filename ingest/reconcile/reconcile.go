@@ -552,21 +552,24 @@ func (run *gapRun) publish(ctx context.Context, evs []rebuiltEvent) (recovered, 
 	now := run.r.opts.Now()
 	var msgs []*events.Message
 	var names []string
+	keys := make([]string, len(evs))
 	for i := range evs {
-		e := &evs[i]
+		keys[i] = evs[i].key(run.g.AccountID)
+	}
+	verdicts := run.recv.match(evs, keys, run.tol)
+	for i := range evs {
+		e, key := &evs[i], keys[i]
 		if e.TS < run.g.From || e.TS > run.g.To {
 			skipped[e.Name]++
 			run.r.metrics.events.WithLabelValues(eventOutside).Inc()
 			continue
 		}
-		key := e.key(run.g.AccountID)
-		found, again := run.recv.match(e, key, run.tol)
-		switch {
-		case again:
+		switch verdicts[i] {
+		case publishedBefore:
 			recovered[e.Name]++
 			run.r.metrics.events.WithLabelValues(eventReceived).Inc()
 			continue
-		case found:
+		case receivedLive:
 			skipped[e.Name]++
 			run.r.metrics.events.WithLabelValues(eventReceived).Inc()
 			continue
