@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
@@ -29,13 +28,8 @@ func wireReconcile(ctx context.Context, cfg *config.Config, n *natsout.Conn, tok
 		log.Warn().Err(err).Msg("gap reconciliation off: no Zoom REST client")
 		return func() {}
 	}
-	js, err := jetstream.New(n.NATS())
-	if err != nil {
-		log.Error().Err(err).Msg("gap reconciliation off")
-		return func() {}
-	}
 	r, err := reconcile.New(reconcile.Options{
-		JS: js, Stream: cfg.NATS.StreamName(), SubjectPrefix: cfg.NATS.SubjectPrefix, Publisher: n, REST: rest,
+		Conn: n.NATS, Stream: cfg.NATS.StreamName(), SubjectPrefix: cfg.NATS.SubjectPrefix, Publisher: n, REST: rest,
 		AccountID: cfg.Zoom.AccountID, // "" with an OAuth app: every account's gaps
 		Node: reconcileNode(cfg), Replicas: cfg.NATS.StreamReplicas,
 		Margin: rc.Margin.D(), MaxGap: rc.MaxGap.D(), Logger: log, Registerer: reg,

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
@@ -53,7 +54,12 @@ type Publisher interface {
 
 // Options configure a Reconciler.
 type Options struct {
-	JS            jetstream.JetStream
+	JS jetstream.JetStream
+	// Conn, when set, returns the current connection (natsout.Conn.NATS):
+	// when nats.go has closed one for good and another has replaced it,
+	// the reconciler makes its JetStream context anew on the new one.
+	// JS may then be nil.
+	Conn          func() *nats.Conn
 	Stream        string // the events stream, where gaps and events are
 	SubjectPrefix string
 	Publisher     Publisher
@@ -96,13 +102,17 @@ type Reconciler struct {
 	opts    Options
 	log     zerolog.Logger
 	metrics *metrics
+	// js is the JetStream context in use, nc the connection it was made
+	// on (with Options.Conn); only Run's goroutine uses them.
+	js jetstream.JetStream
+	nc *nats.Conn
 }
 
 // New checks opts and fills in the defaults.
 func New(opts Options) (*Reconciler, error) {
 	switch {
-	case opts.JS == nil:
-		return nil, errors.New("reconcile: Options.JS is required")
+	case opts.JS == nil && opts.Conn == nil:
+		return nil, errors.New("reconcile: Options.JS or Options.Conn is required")
 	case opts.Stream == "":
 		return nil, errors.New("reconcile: Options.Stream is required (reconciliation needs JetStream)")
 	case opts.SubjectPrefix == "":
@@ -148,7 +158,7 @@ func New(opts Options) (*Reconciler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Reconciler{opts: opts, log: opts.Logger.With().Str("component", "reconcile").Str("node", opts.Node).Logger(), metrics: m}, nil
+	return &Reconciler{opts: opts, log: opts.Logger.With().Str("component", "reconcile").Str("node", opts.Node).Logger(), metrics: m, js: opts.JS}, nil
 }
 
 // GapSubjects is the filter of the gaps consumed: every account's.
@@ -159,18 +169,29 @@ func GapSubjects(prefix string) string { return prefix + ".*.system." + events.S
 func (r *Reconciler) Run(ctx context.Context) error {
 	var kv jetstream.KeyValue
 	var cons jetstream.Consumer
-	for {
-		var err error
-		if kv, cons, err = r.setup(ctx); err == nil {
-			break
+	ready := func() bool {
+		for {
+			var err error
+			if kv, cons, err = r.setup(ctx); err == nil {
+				return true
+			}
+			r.log.Warn().Err(err).Msg("reconciliation not ready; trying again")
+			if !sleep(ctx, r.opts.RetryInterval) {
+				return false
+			}
 		}
-		r.log.Warn().Err(err).Msg("reconciliation not ready; trying again")
-		if !sleep(ctx, r.opts.RetryInterval) {
-			return ctx.Err()
-		}
+	}
+	if !ready() {
+		return ctx.Err()
 	}
 	r.log.Info().Str("durable", r.opts.Durable).Str("bucket", r.opts.Bucket).Msg("reconciling gaps")
 	for ctx.Err() == nil {
+		if r.opts.Conn != nil && r.opts.Conn() != r.nc {
+			r.log.Info().Msg("NATS connection replaced; reconciling on the new one")
+			if !ready() {
+				break
+			}
+		}
 		fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		batch, err := cons.Fetch(1, jetstream.FetchContext(fctx))
 		if err != nil {
@@ -190,14 +211,22 @@ func (r *Reconciler) Run(ctx context.Context) error {
 }
 
 func (r *Reconciler) setup(ctx context.Context) (jetstream.KeyValue, jetstream.Consumer, error) {
-	kv, err := r.opts.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	if r.opts.Conn != nil {
+		nc := r.opts.Conn()
+		js, err := jetstream.New(nc)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reconcile: JetStream: %w", err)
+		}
+		r.js, r.nc = js, nc
+	}
+	kv, err := r.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket: r.opts.Bucket, Description: "zccingest: progress of gap reconciliation, <account>.<gap id>",
 		History: 1, TTL: progressMaxAge, Replicas: r.opts.Replicas,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("reconcile: progress bucket %s: %w", r.opts.Bucket, err)
 	}
-	cons, err := r.opts.JS.CreateOrUpdateConsumer(ctx, r.opts.Stream, jetstream.ConsumerConfig{
+	cons, err := r.js.CreateOrUpdateConsumer(ctx, r.opts.Stream, jetstream.ConsumerConfig{
 		Durable: r.opts.Durable, Description: "zccingest: gaps to reconcile from Zoom's REST API",
 		FilterSubject: GapSubjects(r.opts.SubjectPrefix),
 		DeliverPolicy: jetstream.DeliverAllPolicy, AckPolicy: jetstream.AckExplicitPolicy,
@@ -418,7 +447,7 @@ func (run *gapRun) engagements(ctx context.Context, qFrom, qTo time.Time) error 
 	tailAt := time.UnixMilli(run.g.To).Add(2 * r.opts.Settle)
 	for {
 		queriedAt := r.opts.Now()
-		recv, err := readReceived(ctx, r.opts.JS, r.opts.Stream, r.opts.SubjectPrefix, run.g.AccountID, qFrom.Add(-r.opts.Margin), run.lo-run.tol, run.hi+run.tol, run.recv)
+		recv, err := readReceived(ctx, r.js, r.opts.Stream, r.opts.SubjectPrefix, run.g.AccountID, qFrom.Add(-r.opts.Margin), run.lo-run.tol, run.hi+run.tol, run.recv)
 		if err != nil {
 			return err
 		}

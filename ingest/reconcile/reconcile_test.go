@@ -8,9 +8,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -226,11 +228,18 @@ func newHarness(t *testing.T) *harness { return newHarnessAt(t, time.Hour, nil) 
 // it before its live events and gap are published.
 func newHarnessAt(t *testing.T, ago time.Duration, edit func(*scenario)) *harness {
 	h := newNATS(t)
-	ctx := testnats.Timeout(t, 30*time.Second)
 	h.s = newScenario(ago)
 	if edit != nil {
 		edit(h.s)
 	}
+	h.publishScenario()
+	return h
+}
+
+// publishScenario publishes the scenario's live events and its gap.
+func (h *harness) publishScenario() {
+	t := h.t
+	ctx := testnats.Timeout(t, 30*time.Second)
 	var msgs []*events.Message
 	for _, l := range h.s.live {
 		name, id, off := l[0].(string), l[1].(string), l[2].(int)
@@ -254,7 +263,6 @@ func newHarnessAt(t *testing.T, ago time.Duration, edit func(*scenario)) *harnes
 	msgs = append(msgs, &events.Message{Subject: events.SystemSubject(prefix, acct, events.SystemGap), ID: h.s.gap.ID,
 		Header: events.Header{events.HeaderMsgID: {h.s.gap.ID}, events.HeaderContentType: {"application/json"}}, Data: body})
 	h.publish(ctx, msgs)
-	return h
 }
 
 // newNATS starts a server with the events stream, and a harness on it.
@@ -315,6 +323,7 @@ type runOpts struct {
 	settle        time.Duration       // 0: none
 	js            jetstream.JetStream // nil: the harness's
 	account       string
+	conn          func() *nats.Conn
 }
 
 // start runs a reconciler until the returned stop is called.
@@ -326,11 +335,11 @@ func (h *harness) start(o runOpts) (stop func()) {
 	if o.settle == 0 {
 		o.settle = -1
 	}
-	if o.js == nil {
+	if o.js == nil && o.conn == nil {
 		o.js = h.js
 	}
 	r, err := reconcile.New(reconcile.Options{
-		JS: o.js, AccountID: o.account, Stream: stream, SubjectPrefix: prefix, Publisher: o.pub, REST: o.rest, Node: o.node, Durable: o.durable,
+		JS: o.js, Conn: o.conn, AccountID: o.account, Stream: stream, SubjectPrefix: prefix, Publisher: o.pub, REST: o.rest, Node: o.node, Durable: o.durable,
 		Margin: 30 * time.Second, MaxGap: o.maxGap, Settle: o.settle, ProcessingWait: 20 * time.Second, RetryInterval: 20 * time.Millisecond,
 		LeaseTTL: 3 * time.Second, AckWait: 3 * time.Second, Registerer: o.reg, Logger: zerolog.New(zerolog.NewTestWriter(h.t)).Level(zerolog.InfoLevel),
 	})
@@ -803,4 +812,40 @@ func TestOtherAccountsGapLeft(t *testing.T) {
 	if n := len(h.read(events.SystemSubject(prefix, "other-acct", events.SystemReconciled))); n != 0 {
 		t.Errorf("%d summaries for the other account", n)
 	}
+}
+
+// nats.go closed the reconciler's connection for good and natsout replaced
+// it: the reconciler goes on with the new one.
+func TestConnectionReplaced(t *testing.T) {
+	h := newNATS(t)
+	h.s = newScenario(time.Hour)
+	url := h.conn.NATS().ConnectedUrl()
+	first, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(second.Close)
+	var cur atomic.Pointer[nats.Conn]
+	cur.Store(first)
+	h.start(runOpts{node: "n1", rest: newFake(h.s), conn: cur.Load})
+	ctx := testnats.Timeout(t, 30*time.Second)
+	for { // the reconciler is set up on the first connection
+		if _, err := h.js.Consumer(ctx, stream, reconcile.DefaultDurable); err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("no consumer")
+		case <-time.After(20 * time.Millisecond): // polling the server's own state
+		}
+	}
+	first.Close()
+	cur.Store(second)
+	h.publishScenario()
+	h.waitSummaries(1)
+	h.checkRebuilt()
 }
