@@ -31,7 +31,7 @@ func wireReconcile(ctx context.Context, cfg *config.Config, n *natsout.Conn, tok
 	r, err := reconcile.New(reconcile.Options{
 		Conn: n.NATS, Stream: cfg.NATS.StreamName(), SubjectPrefix: cfg.NATS.SubjectPrefix, Publisher: n, REST: rest,
 		AccountID: cfg.Zoom.AccountID, // "" with an OAuth app: every account's gaps
-		Node: reconcileNode(cfg), Replicas: cfg.NATS.StreamReplicas,
+		Node:      reconcileNode(cfg), Replicas: cfg.NATS.StreamReplicas,
 		Margin: rc.Margin.D(), MaxGap: rc.MaxGap.D(), Logger: log, Registerer: reg,
 	})
 	if err != nil {
