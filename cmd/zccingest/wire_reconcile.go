@@ -28,10 +28,10 @@ func wireReconcile(ctx context.Context, cfg *config.Config, n *natsout.Conn, tok
 		log.Warn().Err(err).Msg("gap reconciliation off: no Zoom REST client")
 		return func() {}
 	}
+	// zoom.account_id is "" with an OAuth app: every account's gaps.
 	r, err := reconcile.New(reconcile.Options{
 		Conn: n.NATS, Stream: cfg.NATS.StreamName(), SubjectPrefix: cfg.NATS.SubjectPrefix, Publisher: n, REST: rest,
-		AccountID: cfg.Zoom.AccountID, // "" with an OAuth app: every account's gaps
-		Node:      reconcileNode(cfg), Replicas: cfg.NATS.StreamReplicas,
+		AccountID: cfg.Zoom.AccountID, Node: reconcileNode(cfg), Replicas: cfg.NATS.StreamReplicas,
 		Margin: rc.Margin.D(), MaxGap: rc.MaxGap.D(), Logger: log, Registerer: reg,
 	})
 	if err != nil {
