@@ -192,7 +192,7 @@ func (r *Reconciler) Run(ctx context.Context) error {
 				break
 			}
 		}
-		fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		fctx, cancel := context.WithTimeout(ctx, fetchWait)
 		batch, err := cons.Fetch(1, jetstream.FetchContext(fctx))
 		if err != nil {
 			cancel()
@@ -352,6 +352,10 @@ func (r *Reconciler) retryDelay(m jetstream.Msg) time.Duration {
 }
 
 const maxRetryDelay = 30 * time.Minute
+
+// fetchWait is how long one pull for gaps waits: also how late a replaced
+// connection is noticed while no gap comes.
+const fetchWait = 5 * time.Second
 
 // heartbeat keeps the gap message from redelivery and the lease alive
 // while the gap is worked on; it cancels the work if the lease is lost.
