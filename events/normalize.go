@@ -54,6 +54,9 @@ type Body struct {
 	// beside event, event_ts and payload; absent when there were none.
 	PayloadExtra  map[string]json.RawMessage `json:"payload_extra,omitempty"`
 	EnvelopeExtra map[string]json.RawMessage `json:"envelope_extra,omitempty"`
+	// Source is SourceREST for an event rebuilt from Zoom's REST API (see
+	// RebuiltMessage); absent on live events.
+	Source string `json:"source,omitempty"`
 }
 
 // Subject returns the subject the event is published on:

@@ -74,6 +74,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer srv.Close()
 		log.Info().Str("listen", ln.Addr().String()).Msg("serving /metrics, /healthz, /readyz")
 	}
+	defer wireReconcile(ctx, cfg, n, tokens, in.Registry(), log)()
 	log.Info().Int("subscriptions", len(cfg.Subscriptions)).Str("stream", cfg.NATS.StreamName()).Msg("zccingest running")
 	if err := in.Run(ctx, ws); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error().Err(err).Msg("stopped with an error")

@@ -54,6 +54,7 @@ type Config struct {
 	Log           Log            `yaml:"log"`
 	Archive       *Archive       `yaml:"archive"` // nil: no archive poller
 	Coverage      Coverage       `yaml:"coverage"`
+	Reconcile     Reconcile      `yaml:"reconcile"`
 }
 
 // Zoom holds the app's credentials and Zoom's endpoints. A deployment uses a
@@ -295,6 +296,7 @@ func (c *Config) setDefaults(present map[string]bool) {
 	setString(&c.Log.Format, "json")
 	c.setArchiveDefaults(unset)
 	c.setCoverageDefaults(unset)
+	c.setReconcileDefaults(unset)
 }
 
 func setString(s *string, def string) {
@@ -443,6 +445,9 @@ func (c *Config) validate() error {
 		return errorf("log.format", "%q is not one of json, console", c.Log.Format)
 	}
 	if err := c.validateCoverage(); err != nil {
+		return err
+	}
+	if err := c.validateReconcile(); err != nil {
 		return err
 	}
 	return c.validateArchive()

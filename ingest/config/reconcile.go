@@ -1,0 +1,61 @@
+package config
+
+import "time"
+
+// Reconcile defaults and bounds.
+const (
+	DefaultReconcileMargin            = 2 * time.Minute
+	DefaultReconcileMaxGap            = 24 * time.Hour
+	DefaultReconcileRequestsPerMinute = 600
+	MaxReconcileMaxGap                = 30 * 24 * time.Hour
+	MaxReconcileRequestsPerMinute     = 60_000
+)
+
+// Reconcile configures the rebuilding of gaps from Zoom's Contact Center
+// REST API (package reconcile).
+type Reconcile struct {
+	// Enabled defaults to true when JetStream is on (nats.stream set):
+	// gaps, progress and rebuilt events all live in JetStream.
+	Enabled bool `yaml:"enabled"`
+	// Margin widens each gap on both sides for the REST queries.
+	Margin Duration `yaml:"margin"`
+	// MaxGap: a longer gap is not reconciled; its summary says so.
+	MaxGap Duration `yaml:"max_gap"`
+	// RequestsPerMinute is the reconciler's own REST budget, on top of
+	// Zoom's rate-limit headers: the account's limits are shared by every
+	// app on it.
+	RequestsPerMinute int `yaml:"requests_per_minute"`
+}
+
+func (c *Config) setReconcileDefaults(unset func(string) bool) {
+	r := &c.Reconcile
+	if unset("reconcile.enabled") {
+		r.Enabled = c.NATS.StreamName() != ""
+	}
+	if unset("reconcile.margin") {
+		r.Margin = Duration(DefaultReconcileMargin)
+	}
+	if unset("reconcile.max_gap") {
+		r.MaxGap = Duration(DefaultReconcileMaxGap)
+	}
+	if unset("reconcile.requests_per_minute") {
+		r.RequestsPerMinute = DefaultReconcileRequestsPerMinute
+	}
+}
+
+func (c *Config) validateReconcile() error {
+	r := c.Reconcile
+	if r.Enabled && c.NATS.StreamName() == "" {
+		return errorf("reconcile.enabled", "true needs JetStream: gaps, progress and rebuilt events live in the stream (set nats.stream, or reconcile.enabled: false)")
+	}
+	if d := r.Margin.D(); d < 0 || d > time.Hour {
+		return errorf("reconcile.margin", "%s is out of range: 0s to 1h", d)
+	}
+	if d := r.MaxGap.D(); d < time.Minute || d > MaxReconcileMaxGap {
+		return errorf("reconcile.max_gap", "%s is out of range: 1m to %s", d, MaxReconcileMaxGap)
+	}
+	if n := r.RequestsPerMinute; n < 1 || n > MaxReconcileRequestsPerMinute {
+		return errorf("reconcile.requests_per_minute", "%d is out of range: 1 to %d", n, MaxReconcileRequestsPerMinute)
+	}
+	return nil
+}
