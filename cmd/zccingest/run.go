@@ -74,7 +74,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer srv.Close()
 		log.Info().Str("listen", ln.Addr().String()).Msg("serving /metrics, /healthz, /readyz")
 	}
-	defer wireReconcile(ctx, cfg, n, tokens, in.Registry(), log)()
+	if cfg.Reconcile.Enabled {
+		rest, err := newRESTClient(cfg, tokens, cfg.Reconcile.RequestsPerMinute, in.Registry(), log.With().Str("component", "reconcile").Logger())
+		if err != nil {
+			log.Error().Err(err).Msg("startup failed")
+			return exitFail
+		}
+		defer wireReconcile(ctx, cfg, n, rest, in.Registry(), log)()
+	}
 	log.Info().Int("subscriptions", len(cfg.Subscriptions)).Str("stream", cfg.NATS.StreamName()).Msg("zccingest running")
 	if err := in.Run(ctx, ws); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error().Err(err).Msg("stopped with an error")

@@ -19,6 +19,7 @@ import (
 const (
 	DefaultTokenURL          = "https://zoom.us/oauth/token"
 	DefaultWebSocketURL      = "wss://ws.zoom.us/ws"
+	DefaultAPIURL            = "https://api.zoom.us/v2"
 	DefaultHeartbeatInterval = 25 * time.Second
 	MaxHeartbeatInterval     = 30 * time.Second
 	DefaultHeartbeatTimeout  = 10 * time.Second
@@ -61,13 +62,16 @@ type Config struct {
 // Server-to-Server OAuth app (account_id, client_id, client_secret) or an
 // OAuth app (oauth_app), never both.
 type Zoom struct {
-	AccountID         string    `yaml:"account_id"`
-	ClientID          string    `yaml:"client_id"`
-	ClientSecret      Secret    `yaml:"client_secret"`
-	OAuthApp          *OAuthApp `yaml:"oauth_app"`
-	TokenURL          string    `yaml:"token_url"`
-	WebSocketURL      string    `yaml:"websocket_url"`
-	HeartbeatInterval Duration  `yaml:"heartbeat_interval"`
+	AccountID    string    `yaml:"account_id"`
+	ClientID     string    `yaml:"client_id"`
+	ClientSecret Secret    `yaml:"client_secret"`
+	OAuthApp     *OAuthApp `yaml:"oauth_app"`
+	TokenURL     string    `yaml:"token_url"`
+	WebSocketURL string    `yaml:"websocket_url"`
+	// APIURL is the REST API the live-state refresh and the gap
+	// reconciliation ask.
+	APIURL            string   `yaml:"api_url"`
+	HeartbeatInterval Duration `yaml:"heartbeat_interval"`
 	// HeartbeatTimeout: a heartbeat with no reply and no other frame
 	// within it means a dead (half-open) socket.
 	HeartbeatTimeout Duration `yaml:"heartbeat_timeout"`
@@ -244,6 +248,7 @@ func (c *Config) setDefaults(present map[string]bool) {
 	z := &c.Zoom
 	setString(&z.TokenURL, DefaultTokenURL)
 	setString(&z.WebSocketURL, DefaultWebSocketURL)
+	setString(&z.APIURL, DefaultAPIURL)
 	if unset("zoom.heartbeat_interval") {
 		z.HeartbeatInterval = Duration(DefaultHeartbeatInterval)
 	}
@@ -335,6 +340,9 @@ func (c *Config) validate() error {
 		return err
 	}
 	if err := checkURL("zoom.websocket_url", z.WebSocketURL, "wss", "ws"); err != nil {
+		return err
+	}
+	if err := checkURL("zoom.api_url", z.APIURL, "https", "http"); err != nil {
 		return err
 	}
 	if hb := z.HeartbeatInterval.D(); hb < time.Second || hb > MaxHeartbeatInterval {

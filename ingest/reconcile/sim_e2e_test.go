@@ -1,5 +1,3 @@
-//go:build reconcile_zoomrest
-
 package reconcile_test
 
 import (
