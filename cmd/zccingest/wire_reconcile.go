@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
@@ -25,7 +26,7 @@ func wireReconcile(ctx context.Context, cfg *config.Config, n *natsout.Conn, res
 	r, err := reconcile.New(reconcile.Options{
 		Conn: n.NATS, Stream: cfg.NATS.StreamName(), SubjectPrefix: cfg.NATS.SubjectPrefix, Publisher: n, REST: rest,
 		AccountID: cfg.Zoom.AccountID, Node: cfg.Coverage.Node, Replicas: cfg.NATS.StreamReplicas,
-		Margin: rc.Margin.D(), MaxGap: rc.MaxGap.D(), Logger: log, Registerer: reg,
+		Margin: rc.Margin.D(), MaxGap: rc.MaxGap.D(), Settle: settle(rc.Settle.D()), Logger: log, Registerer: reg,
 	})
 	if err != nil {
 		log.Error().Err(err).Msg("gap reconciliation off")
@@ -35,4 +36,13 @@ func wireReconcile(ctx context.Context, cfg *config.Config, n *natsout.Conn, res
 	done := make(chan struct{})
 	go func() { defer close(done); r.Run(ctx) }()
 	return func() { cancel(); <-done }
+}
+
+// settle maps reconcile.settle to reconcile.Options.Settle, where 0 means
+// the default and a negative value no wait.
+func settle(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

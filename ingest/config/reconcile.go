@@ -7,6 +7,7 @@ const (
 	DefaultReconcileMargin            = 2 * time.Minute
 	DefaultReconcileMaxGap            = 24 * time.Hour
 	DefaultReconcileRequestsPerMinute = 600
+	DefaultReconcileSettle            = time.Minute
 	MaxReconcileMaxGap                = 30 * 24 * time.Hour
 	MaxReconcileRequestsPerMinute     = 60_000
 )
@@ -25,6 +26,10 @@ type Reconcile struct {
 	// Zoom's rate-limit headers: the account's limits are shared by every
 	// app on it.
 	RequestsPerMinute int `yaml:"requests_per_minute"`
+	// Settle is how long after a gap's end Zoom is given to process its
+	// engagements before the first query (Zoom lists an engagement only
+	// once processed, about a minute after it ended).
+	Settle Duration `yaml:"settle"`
 }
 
 func (c *Config) setReconcileDefaults(unset func(string) bool) {
@@ -41,6 +46,9 @@ func (c *Config) setReconcileDefaults(unset func(string) bool) {
 	if unset("reconcile.requests_per_minute") {
 		r.RequestsPerMinute = DefaultReconcileRequestsPerMinute
 	}
+	if unset("reconcile.settle") {
+		r.Settle = Duration(DefaultReconcileSettle)
+	}
 }
 
 func (c *Config) validateReconcile() error {
@@ -53,6 +61,9 @@ func (c *Config) validateReconcile() error {
 	}
 	if d := r.MaxGap.D(); d < time.Minute || d > MaxReconcileMaxGap {
 		return errorf("reconcile.max_gap", "%s is out of range: 1m to %s", d, MaxReconcileMaxGap)
+	}
+	if d := r.Settle.D(); d < 0 || d > time.Hour {
+		return errorf("reconcile.settle", "%s is out of range: 0s to 1h", d)
 	}
 	if n := r.RequestsPerMinute; n < 1 || n > MaxReconcileRequestsPerMinute {
 		return errorf("reconcile.requests_per_minute", "%d is out of range: 1 to %d", n, MaxReconcileRequestsPerMinute)

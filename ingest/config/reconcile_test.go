@@ -13,9 +13,9 @@ func TestReconcileDefaults(t *testing.T) {
 		name, extra string
 		want        config.Reconcile
 	}{
-		{"jetstream", "", config.Reconcile{Enabled: true, Margin: config.Duration(2 * time.Minute), MaxGap: config.Duration(24 * time.Hour), RequestsPerMinute: 600}},
-		{"core NATS", "nats: {stream: ''}\n", config.Reconcile{Enabled: false, Margin: config.Duration(2 * time.Minute), MaxGap: config.Duration(24 * time.Hour), RequestsPerMinute: 600}},
-		{"set", "reconcile: {enabled: false, margin: 0s, max_gap: 2h, requests_per_minute: 60}\n", config.Reconcile{Enabled: false, Margin: 0, MaxGap: config.Duration(2 * time.Hour), RequestsPerMinute: 60}},
+		{"jetstream", "", config.Reconcile{Enabled: true, Margin: config.Duration(2 * time.Minute), MaxGap: config.Duration(24 * time.Hour), RequestsPerMinute: 600, Settle: config.Duration(time.Minute)}},
+		{"core NATS", "nats: {stream: ''}\n", config.Reconcile{Enabled: false, Margin: config.Duration(2 * time.Minute), MaxGap: config.Duration(24 * time.Hour), RequestsPerMinute: 600, Settle: config.Duration(time.Minute)}},
+		{"set", "reconcile: {enabled: false, margin: 0s, max_gap: 2h, requests_per_minute: 60, settle: 0s}\n", config.Reconcile{Enabled: false, Margin: 0, MaxGap: config.Duration(2 * time.Hour), RequestsPerMinute: 60}},
 	} {
 		c, err := config.Parse([]byte(base + tc.extra))
 		if err != nil {
