@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"sync"
 	"time"
 
@@ -54,6 +55,11 @@ type Options struct {
 	EngagementsBucket string // default ZOOM_ENGAGEMENTS
 	Replicas          int    // of the buckets it creates; default 1
 	MaxDeliver        int    // of the consumer; default 50
+	Workers           int    // messages applied at once; default 8
+	// AckWait: a message this builder read and did not acknowledge (it
+	// stopped, or died) goes to the other builder, or to this one again,
+	// after it. Default 10s.
+	AckWait time.Duration
 	// RetryDelay is the first wait after a failed KV write or a lost
 	// connection, doubled up to 30 s. Default 500ms.
 	RetryDelay time.Duration
@@ -96,6 +102,12 @@ func New(opts Options) (*Builder, error) {
 	}
 	if opts.MaxDeliver <= 0 {
 		opts.MaxDeliver = DefaultMaxDeliver
+	}
+	if opts.AckWait <= 0 {
+		opts.AckWait = 10 * time.Second
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 8
 	}
 	if opts.RetryDelay <= 0 {
 		opts.RetryDelay = 500 * time.Millisecond
@@ -198,7 +210,7 @@ func (b *Builder) consume(ctx context.Context) error {
 		FilterSubjects: Filter(b.opts.SubjectPrefix),
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        30 * time.Second,
+		AckWait:        b.opts.AckWait,
 		MaxDeliver:     b.opts.MaxDeliver,
 		MaxAckPending:  1000,
 	})
@@ -208,7 +220,7 @@ func (b *Builder) consume(ctx context.Context) error {
 	// The gap notices ask for a REST refresh; core NATS: a gap missed
 	// while this builder was away is covered by the refresh on start.
 	if b.opts.Users != nil && b.opts.AccountID != "" {
-		sub, err := s.nc.Subscribe(events.SystemSubject(b.opts.SubjectPrefix, "*", events.SystemGap), func(*nats.Msg) { b.RequestRefresh() })
+		sub, err := s.nc.Subscribe(b.opts.SubjectPrefix+".*.system."+events.SystemGap, func(*nats.Msg) { b.RequestRefresh() })
 		if err != nil {
 			return fmt.Errorf("state: subscribing to gaps: %w", err)
 		}
@@ -221,7 +233,30 @@ func (b *Builder) consume(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
 	defer it.Stop()
-	b.log.Info().Str("consumer", b.opts.Durable).Str("stream", b.opts.Stream).Msg("state builder consuming")
+	b.log.Info().Str("consumer", b.opts.Durable).Str("stream", b.opts.Stream).Int("workers", b.opts.Workers).Msg("state builder consuming")
+	// The merge does not care for order, so messages are applied
+	// concurrently; those of one engagement or agent (ce-subject) go to
+	// the same worker, so that they seldom race for a key.
+	work := make([]chan jetstream.Msg, b.opts.Workers)
+	var wg sync.WaitGroup
+	for i := range work {
+		work[i] = make(chan jetstream.Msg, 16)
+		wg.Go(func() {
+			for msg := range work[i] {
+				if ctx.Err() != nil {
+					msg.Nak() // stopping: to the other builder at once
+					continue
+				}
+				b.handle(ctx, s, msg)
+			}
+		})
+	}
+	defer func() {
+		for _, w := range work {
+			close(w)
+		}
+		wg.Wait()
+	}()
 	for {
 		msg, err := it.Next()
 		if err != nil {
@@ -230,16 +265,16 @@ func (b *Builder) consume(ctx context.Context) error {
 			}
 			return fmt.Errorf("state: reading %s: %w", b.opts.Durable, err)
 		}
-		if err := b.handle(ctx, s, msg); err != nil {
-			return err
-		}
+		h := fnv.New32a()
+		h.Write([]byte(msg.Headers().Get("ce-subject")))
+		work[h.Sum32()%uint32(len(work))] <- msg
 	}
 }
 
 // handle applies one message and acknowledges it once the KV holds it. A
 // message that cannot be applied is logged and acknowledged: retrying it
 // would fail the same way.
-func (b *Builder) handle(ctx context.Context, s *kvStore, msg jetstream.Msg) error {
+func (b *Builder) handle(ctx context.Context, s *kvStore, msg jetstream.Msg) {
 	h := msg.Headers()
 	in, err := ParseMessage(msg.Data(), h.Get("Nats-Msg-Id"), h.Get(events.HeaderSource))
 	var c *change
@@ -249,11 +284,13 @@ func (b *Builder) handle(ctx context.Context, s *kvStore, msg jetstream.Msg) err
 	switch {
 	case errors.Is(err, ErrIgnored):
 		b.m.events.WithLabelValues("ignored").Inc()
-		return b.ack(msg)
+		b.ack(msg)
+		return
 	case err != nil:
 		b.m.events.WithLabelValues("invalid").Inc()
 		b.log.Warn().Err(err).Str("subject", msg.Subject()).Msg("event not applied to the state: acknowledged and passed over")
-		return b.ack(msg)
+		b.ack(msg)
+		return
 	}
 	wait := b.opts.RetryDelay
 	for {
@@ -262,13 +299,15 @@ func (b *Builder) handle(ctx context.Context, s *kvStore, msg jetstream.Msg) err
 			break
 		}
 		if ctx.Err() != nil {
-			return nil // not acknowledged: redelivered
+			msg.Nak()
+			return
 		}
 		b.m.errors.WithLabelValues("kv").Inc()
 		b.log.Warn().Err(err).Str("subject", msg.Subject()).Dur("retry_in", wait).Msg("state not written; retrying")
 		msg.InProgress() // keep it ours meanwhile
 		if !sleep(ctx, wait) {
-			return nil
+			msg.Nak()
+			return
 		}
 		wait = min(2*wait, 30*time.Second)
 		if s2, err := b.store(ctx); err == nil {
@@ -277,15 +316,14 @@ func (b *Builder) handle(ctx context.Context, s *kvStore, msg jetstream.Msg) err
 	}
 	b.m.events.WithLabelValues("applied").Inc()
 	b.m.eventTS.Set(float64(in.TS) / 1000)
-	return b.ack(msg)
+	b.ack(msg)
 }
 
-func (b *Builder) ack(msg jetstream.Msg) error {
+func (b *Builder) ack(msg jetstream.Msg) {
 	if err := msg.Ack(); err != nil {
-		// Redelivered later and applied again: harmless.
-		return fmt.Errorf("state: acknowledging: %w", err)
+		// Redelivered after AckWait and applied again: harmless.
+		b.log.Debug().Err(err).Str("subject", msg.Subject()).Msg("acknowledgement lost")
 	}
-	return nil
 }
 
 // pruneBefore is when forgotten memberships end: as long as a tombstone.

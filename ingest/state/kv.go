@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -23,6 +24,40 @@ type kvStore struct {
 	m       *metrics
 	// markerTTL: the engagements bucket takes purge markers with a TTL.
 	markerTTL bool
+
+	// cache holds the values this store wrote last, by subject, so that
+	// the next update of a key needs no read; a value another writer
+	// changed meanwhile fails the compare-and-set and is read again.
+	mu    sync.Mutex
+	cache map[string]cached
+}
+
+type cached struct {
+	rev  uint64
+	data []byte
+}
+
+// maxCache bounds the cache; past it, it starts again empty.
+const maxCache = 50_000
+
+func (s *kvStore) cached(subject string) (cached, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.cache[subject]
+	return c, ok
+}
+
+func (s *kvStore) remember(subject string, rev uint64, data []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if data == nil {
+		delete(s.cache, subject)
+		return
+	}
+	if len(s.cache) >= maxCache {
+		clear(s.cache)
+	}
+	s.cache[subject] = cached{rev, data}
 }
 
 func openStore(ctx context.Context, nc *nats.Conn, o Options, m *metrics) (*kvStore, error) {
@@ -30,7 +65,7 @@ func openStore(ctx context.Context, nc *nats.Conn, o Options, m *metrics) (*kvSt
 	if err != nil {
 		return nil, fmt.Errorf("state: %w", err)
 	}
-	s := &kvStore{nc: nc, js: js, kv: map[string]jetstream.KeyValue{}, streams: map[string]jetstream.Stream{}, m: m,
+	s := &kvStore{nc: nc, js: js, cache: map[string]cached{}, kv: map[string]jetstream.KeyValue{}, streams: map[string]jetstream.Stream{}, m: m,
 		buckets: map[string]string{agentsKind: o.AgentsBucket, engagementsKind: o.EngagementsBucket}}
 	for kind, name := range s.buckets {
 		cfg := jetstream.KeyValueConfig{Bucket: name, Storage: jetstream.FileStorage, Replicas: o.Replicas, History: 1}
@@ -82,31 +117,37 @@ func (s *kvStore) update(ctx context.Context, kind, key string, merge func([]byt
 	for range maxAttempts {
 		var old []byte
 		var rev uint64
-		raw, err := st.GetLastMsgForSubject(ctx, subject)
-		switch {
-		case errors.Is(err, jetstream.ErrMsgNotFound):
-		case err != nil:
-			return fmt.Errorf("reading %s: %w", key, err)
-		case isMarker(raw.Header):
-			if kind == engagementsKind {
-				return errSwept
+		if c, ok := s.cached(subject); ok {
+			old, rev = c.data, c.rev
+		} else {
+			raw, err := st.GetLastMsgForSubject(ctx, subject)
+			switch {
+			case errors.Is(err, jetstream.ErrMsgNotFound):
+			case err != nil:
+				return fmt.Errorf("reading %s: %w", key, err)
+			case isMarker(raw.Header):
+				if kind == engagementsKind {
+					return errSwept
+				}
+				rev = raw.Sequence // an agent deleted by hand starts again
+			default:
+				old, rev = raw.Data, raw.Sequence
 			}
-			rev = raw.Sequence // an agent deleted by hand starts again
-		default:
-			old, rev = raw.Data, raw.Sequence
 		}
 		b, err := merge(old)
 		if err != nil || b == nil {
 			return err
 		}
 		if rev == 0 {
-			_, err = kv.Create(ctx, key, b)
+			rev, err = kv.Create(ctx, key, b)
 		} else {
-			_, err = kv.Update(ctx, key, b, rev)
+			rev, err = kv.Update(ctx, key, b, rev)
 		}
 		if err == nil {
+			s.remember(subject, rev, b)
 			return nil
 		}
+		s.remember(subject, 0, nil)
 		if !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			return fmt.Errorf("writing %s: %w", key, err)
 		}

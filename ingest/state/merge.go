@@ -226,7 +226,10 @@ func plan(in Input) (*change, error) {
 	case "engagement_ended":
 		c.endsAll = true
 		step = func(e *Engagement) {
-			if !e.Ended || at.Compare(e.Merge.Ended) < 0 {
+			// The newest end: a copy of the end with another id (a
+			// rebuilt event) moves every agent's "out" to it, whatever
+			// the order.
+			if !e.Ended || at.After(e.Merge.Ended) {
 				e.Ended, e.EndedAt, e.Merge.Ended = true, at.TS, at
 			}
 		}

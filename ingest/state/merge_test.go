@@ -34,7 +34,7 @@ func sameState(t *testing.T, what string, got, want *state.Memory) {
 // The merge of generated traffic in generation order is what the plain
 // state machine says.
 func TestMergeMatchesReference(t *testing.T) {
-	ins := generate(t, 1, 8, 3000)
+	ins := generate(t, 1, 8, 1500)
 	m := fold(t, ins)
 	ref := newReference()
 	for _, in := range ins {
@@ -62,13 +62,13 @@ func TestMergeAnyOrderAnyRepeat(t *testing.T) {
 		name string
 		ins  []state.Input
 	}{
-		{"distinct event_ts", generate(t, 2, 5, 400)},
-		{"event_ts as generated, shared milliseconds", generated(t, 3, 5, 400)},
+		{"distinct event_ts", generate(t, 2, 5, 300)},
+		{"event_ts as generated, shared milliseconds", generated(t, 3, 5, 300)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			want := fold(t, tc.ins)
 			rnd := rand.New(rand.NewPCG(7, 11))
-			for i := range 12 {
+			for i := range 8 {
 				ins := append([]state.Input(nil), tc.ins...)
 				if i%2 == 1 { // each event once to three times
 					for _, in := range tc.ins {

@@ -129,7 +129,7 @@ type EngagementMerge struct {
 	Transfer     Stamp                  `json:"transfer"`
 	Monitor      Stamp                  `json:"monitor"`
 	Recording    Stamp                  `json:"recording"`
-	Ended        Stamp                  `json:"ended"` // the earliest engagement_ended
+	Ended        Stamp                  `json:"ended"` // the newest engagement_ended
 	Agents       map[string]Member      `json:"agents,omitempty"`
 	Participants map[string]Participate `json:"participants,omitempty"`
 	// ConferenceReset is the newest conference_canceled: participants
