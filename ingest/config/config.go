@@ -53,6 +53,7 @@ type Config struct {
 	HTTP          HTTP           `yaml:"http"`
 	Log           Log            `yaml:"log"`
 	Archive       *Archive       `yaml:"archive"` // nil: no archive poller
+	State         State          `yaml:"state"`
 }
 
 // Zoom holds the app's credentials and Zoom's endpoints. A deployment uses a
@@ -293,6 +294,7 @@ func (c *Config) setDefaults(present map[string]bool) {
 	setString(&c.Log.Level, "info")
 	setString(&c.Log.Format, "json")
 	c.setArchiveDefaults(unset)
+	c.setStateDefaults(unset)
 }
 
 func setString(s *string, def string) {
@@ -439,6 +441,9 @@ func (c *Config) validate() error {
 	case "json", "console":
 	default:
 		return errorf("log.format", "%q is not one of json, console", c.Log.Format)
+	}
+	if err := c.validateState(); err != nil {
+		return err
 	}
 	return c.validateArchive()
 }
