@@ -51,6 +51,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log.Error().Err(err).Msg("startup failed")
 		return exitFail
 	}
+	defer startState(ctx, cfg, n, in.Registry(), nil, log)()
 	ws, err := zoomws.New(zoomwsOptions(cfg, tokens, in, log))
 	if err != nil {
 		log.Error().Err(err).Msg("startup failed")
