@@ -13,6 +13,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rs/zerolog"
+
+	"github.com/zccingest/zccingest/ingest/config"
 	"github.com/zccingest/zccingest/ingest/natsauth"
 	"github.com/zccingest/zccingest/ingest/state"
 	"github.com/zccingest/zccingest/test/sim"
@@ -82,5 +85,22 @@ state: {ended_ttl: 1h}
 		case <-deadline.Done():
 			t.Fatalf("the state never showed the agent on the engagement: agents %+v engagements %+v (%v %v)\n%s", agents, engs, err1, err2, logs.String())
 		}
+	}
+}
+
+// Without JetStream the state is off, and run says so once.
+func TestStateNeedsJetStream(t *testing.T) {
+	cfg, err := config.Parse([]byte(`
+zoom: {account_id: acct, client_id: cid, client_secret: s}
+subscriptions: [{name: a, id: sub1}]
+nats: {stream: ""}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &testnats.LogBuffer{}
+	startState(context.Background(), cfg, nil, nil, nil, zerolog.New(logs))()
+	if got := logs.String(); strings.Count(got, `JetStream is off`) != 1 || !strings.Contains(got, `"key":"nats.stream"`) {
+		t.Errorf("want one warning naming nats.stream, got:\n%s", got)
 	}
 }

@@ -326,9 +326,15 @@ func (b *Builder) ack(msg jetstream.Msg) {
 	}
 }
 
-// pruneBefore is when forgotten memberships end: as long as a tombstone.
+// ForgetAfter is how long an agent's value remembers an engagement it
+// left: long enough for any late event of it to find the "out" and not
+// hand the agent the engagement again, short enough that a busy agent's
+// value stays small.
+const ForgetAfter = time.Hour
+
+// pruneBefore is the stamp (ms) before which an agent's "out" members go.
 func (b *Builder) pruneBefore() int64 {
-	return time.Now().Add(-b.opts.TombstoneTTL).UnixMilli()
+	return time.Now().Add(-ForgetAfter).UnixMilli()
 }
 
 // RequestRefresh asks for a REST refresh of the agents, without waiting.

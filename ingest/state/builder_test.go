@@ -28,14 +28,16 @@ const (
 
 // rig is a NATS server with the events stream, as the ingester makes it.
 type rig struct {
-	t    *testing.T
+	t    testing.TB
 	ns   *server.Server
 	nc   *nats.Conn
 	js   jetstream.JetStream
 	logs *testnats.LogBuffer
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t *testing.T) *rig { return newRigTB(t) }
+
+func newRigTB(t testing.TB) *rig {
 	t.Helper()
 	ns := testnats.Start(t, testnats.Options{})
 	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })

@@ -29,7 +29,8 @@
 //   - Sets (the agents on an engagement, the engagements an agent holds,
 //     the conference participants) keep a register per member: in or out,
 //     with the stamp that set it; a conference_canceled removes every
-//     participant stamped before it.
+//     participant stamped before it. An agent's value forgets an engagement
+//     ForgetAfter (an hour) after it left it.
 //   - Answered and ended are facts that only ever become true: a late event
 //     cannot reopen an ended engagement. When an engagement has ended, every
 //     agent on it gets "out" with the end's stamp, and an agent that joins
@@ -44,6 +45,14 @@
 // Events that share a millisecond are ordered by their id, which is not
 // Zoom's order: two changes of one attribute within the same millisecond
 // may keep the one Zoom sent first.
+//
+// Ended engagements are swept EndedTTL after their end (a sweeper: NATS's
+// per-key TTL belongs to the message that creates a key, and an engagement
+// is created open); the purge marker keeps late events of a swept
+// engagement out for TombstoneTTL.
+//
+// A REST snapshot of the agents (Refresh) is stamped with the time its
+// request started, so that events from then on win over it.
 //
 // Every KV write is a compare-and-set (kv.Create for a new key, kv.Update
 // with the revision read), retried on conflict, so two writers never lose

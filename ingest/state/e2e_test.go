@@ -121,13 +121,16 @@ func TestEndToEnd(t *testing.T) {
 	})
 	stopA := ingester(t, s, r.ns.ClientURL(), r.logs, "a")
 	stopB := ingester(t, s, r.ns.ClientURL(), r.logs, "b")
-	stopState := r.builder(nil)
+	// Nothing is swept during the run (TestBuilderSweepsEnded tests that):
+	// every engagement is compared.
+	long := func(o *state.Options) { o.EndedTTL = 24 * time.Hour }
+	stopState := r.builder(long)
 
 	src := sim.Shuffle(&distinctTS{src: sim.NewGenerator(42, testAccount, *e2eAgents)}, 16, 42)
 	stopSending := s.Steady(src, *e2eRate)
 	phase := *e2eDuration / 3
 	start := time.Now()
-	tick := time.NewTicker(phase / 6)
+	tick := time.NewTicker(min(phase/6, time.Second))
 	defer tick.Stop()
 	// Phase 1: leg a dropped and closed by the server, again and again.
 	for i := 0; time.Since(start) < phase; i++ {
@@ -146,7 +149,7 @@ func TestEndToEnd(t *testing.T) {
 	stopState()
 	<-tick.C
 	stopB = ingester(t, s, r.ns.ClientURL(), r.logs, "b")
-	r.builder(nil)
+	r.builder(long)
 	for time.Since(start) < 3*phase {
 		<-tick.C
 	}
