@@ -12,7 +12,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/rs/zerolog"
 
 	"github.com/zccingest/zccingest/ingest/config"

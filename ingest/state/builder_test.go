@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -281,7 +282,7 @@ func TestBuilderBadMessage(t *testing.T) {
 	if info.NumRedelivered != 0 || info.Config.MaxDeliver <= 0 {
 		t.Errorf("redelivered %d, max_deliver %d", info.NumRedelivered, info.Config.MaxDeliver)
 	}
-	if got := r.logs.String(); !contains(got, "event not applied to the state") {
+	if got := r.logs.String(); !strings.Contains(got, "event not applied to the state") {
 		t.Errorf("bad messages not logged:\n%s", got)
 	}
 }
