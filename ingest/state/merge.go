@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Sources of a stamp.
@@ -449,15 +450,20 @@ func (c *change) applyAgent(a *Agent, user string, hold *Member, pruneBefore int
 }
 
 // RESTUser is an agent as Zoom's REST API lists it (GET
-// /contact_center/users): the fields of zoomrest.User the state reads.
+// /contact_center/users, users[]): the fields of zoomrest.User, in its
+// order, so that one converts to the other. The state reads the ids, the
+// name and the status.
 type RESTUser struct {
-	UserID        string
-	DisplayName   string
-	Email         string
-	StatusID      string
-	StatusName    string
-	SubStatusID   string
-	SubStatusName string
+	UserID           string
+	CCUserID         string
+	DisplayName      string
+	UserEmail        string
+	StatusID         string
+	StatusName       string // Ready, Not Ready, Occupied, Offline
+	SubStatusID      string
+	SubStatusName    string
+	UserAccess       string
+	LastModifiedTime time.Time
 }
 
 // snapshot is the change a REST listing makes to one agent. Its stamp is
@@ -468,10 +474,10 @@ func snapshot(account string, u RESTUser, requested int64) *change {
 	at := Stamp{TS: requested, Source: SourceREST}
 	c := &change{at: at, account: account, agent: u.UserID}
 	c.ag = func(a *Agent) {
-		if at.After(a.Merge.Name) && (u.DisplayName != "" || u.Email != "") {
+		if at.After(a.Merge.Name) && (u.DisplayName != "" || u.UserEmail != "") {
 			a.Merge.Name = at
 			a.DisplayName = cmpOr(u.DisplayName, a.DisplayName)
-			a.Email = cmpOr(u.Email, a.Email)
+			a.Email = cmpOr(u.UserEmail, a.Email)
 		}
 		if u.StatusName == "" {
 			return // nothing known of the status
