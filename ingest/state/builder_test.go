@@ -326,12 +326,12 @@ func TestBuilderSweepsEnded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Stop()
-	for e := range w.Updates() {
-		if e != nil && e.Operation() == jetstream.KeyValuePurge {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatal("E1 never swept")
+	for swept := false; !swept; {
+		select {
+		case e := <-w.Updates():
+			swept = e != nil && e.Operation() == jetstream.KeyValuePurge
+		case <-ctx.Done():
+			t.Fatalf("E1 never swept\n%s", r.logs.String())
 		}
 	}
 	pub("engagement_user_hold", "E1", now+2) // late
