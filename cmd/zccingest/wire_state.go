@@ -14,8 +14,9 @@ import (
 
 // startState starts the live-state builder (ZOOM_AGENTS, ZOOM_ENGAGEMENTS)
 // beside the ingester, when JetStream and the state section are on; users
-// lists the agents from Zoom's REST API (nil: no REST refresh). The
-// returned stop ends it and waits.
+// lists the agents from Zoom's REST API (nil: no REST refresh; a
+// *zoomrest.Client fits through an adapter converting each zoomrest.User
+// with state.RESTUser(u)). The returned stop ends it and waits.
 func startState(ctx context.Context, cfg *config.Config, n *natsout.Conn, reg prometheus.Registerer, users state.UserLister, log zerolog.Logger) (stop func()) {
 	if !cfg.State.Enabled {
 		return func() {}
