@@ -220,3 +220,27 @@ func TestParseMessage(t *testing.T) {
 		t.Error("a user_id of the wrong type applied")
 	}
 }
+
+// Ids from outside are bounded before they become a key: a token that is
+// not 1 to 128 of [A-Za-z0-9_-] becomes x and 32 hex digits.
+func TestKey(t *testing.T) {
+	if k := state.Key("acct_1", "E-1"); k != "acct_1.E-1" {
+		t.Errorf("safe ids changed: %s", k)
+	}
+	long := strings.Repeat("a", 129)
+	for _, tc := range [][2]string{{"a.b", "e"}, {"a", "x y"}, {"a", long}, {"", "e"}, {"a", "*"}, {"a", ">"}} {
+		k := state.Key(tc[0], tc[1])
+		parts := strings.Split(k, ".")
+		if len(parts) != 2 || len(k) > 2*33+1 {
+			t.Errorf("Key(%q, %q) = %q: not two bounded tokens", tc[0], tc[1], k)
+		}
+		for _, p := range parts {
+			if strings.ContainsAny(p, "*> .") || p == "" {
+				t.Errorf("Key(%q, %q) = %q: unsafe token", tc[0], tc[1], k)
+			}
+		}
+	}
+	if state.Key("a", "x y") == state.Key("a", "x_y") {
+		t.Error("an unsafe id collides with a safe one")
+	}
+}
