@@ -412,3 +412,16 @@ func TestBuilderRESTRefresh(t *testing.T) {
 		t.Errorf("%d refreshes, want one on start and one after the gap", n)
 	}
 }
+
+// Two builders of eight workers each write the same few keys at once:
+// the compare-and-set loses no update.
+func TestBuilderConcurrentWriters(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	msgs, want := traffic(t, 8, 1, 600, time.Now().UnixMilli())
+	r.builder(nil)
+	r.builder(nil)
+	r.publish(msgs...)
+	r.drained()
+	r.equal(want)
+}
