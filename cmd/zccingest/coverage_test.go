@@ -42,6 +42,8 @@ type covRig struct {
 	sys  *sysCollector
 	cfgs map[string]string
 	http map[string]int // node's /readyz port
+	// extra is YAML appended to every node's config.
+	extra string
 }
 
 // sysCollector gathers the system messages as they are published.
@@ -123,14 +125,14 @@ func (r *covRig) node(name string, subs ...string) *child {
 		}
 		cfg = filepath.Join(r.dir, name+".yaml")
 		r.http[name] = freePort(r.t)
-		os.WriteFile(cfg, fmt.Appendf(nil, `zoom: {account_id: %s, client_id: %s, client_secret: %s, token_url: %q, websocket_url: %q}
+		os.WriteFile(cfg, fmt.Appendf(nil, `zoom: {account_id: %s, client_id: %s, client_secret: %s, token_url: %q, websocket_url: %q, api_url: %q}
 subscriptions: [%s]
 nats: {url: %q, embedded: {store_dir: %q}}
 wal: {dir: %q}
 http: {listen: "127.0.0.1:%d"}
 coverage: {node: %s, interval: %s, stale_after: 1s}
-`, o.AccountID, o.ClientID, o.ClientSecret, r.sim.TokenURL(), r.sim.WebSocketURL(), strings.Join(list, ", "), r.url,
-			filepath.Join(r.dir, "unused"), filepath.Join(r.dir, "wal-"+name), r.http[name], name, covInterval), 0o600)
+%s`, o.AccountID, o.ClientID, o.ClientSecret, r.sim.TokenURL(), r.sim.WebSocketURL(), r.sim.RESTURL(), strings.Join(list, ", "), r.url,
+			filepath.Join(r.dir, "unused"), filepath.Join(r.dir, "wal-"+name), r.http[name], name, covInterval, r.extra), 0o600)
 		r.cfgs[name] = cfg
 	}
 	return startChild(r.t, cfg)

@@ -58,6 +58,18 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	defer cov.stop() // after the sockets closed: their ends are in the last record
+	if cfg.State.Enabled && cfg.NATS.StreamName() != "" {
+		// A few calls on start and after each gap: a budget of its own,
+		// apart from the reconciler's.
+		rest, err := newRESTClient(cfg, tokens, stateRESTPerMinute, in.Registry(), log.With().Str("component", "state").Logger())
+		if err != nil {
+			log.Error().Err(err).Msg("startup failed")
+			return exitFail
+		}
+		defer startState(ctx, cfg, n, in.Registry(), restUsers{rest}, log)()
+	} else {
+		defer startState(ctx, cfg, n, in.Registry(), nil, log)()
+	}
 	ws, err := zoomws.New(zo)
 	if err != nil {
 		log.Error().Err(err).Msg("startup failed")

@@ -11,6 +11,10 @@ import (
 	"github.com/zccingest/zccingest/session"
 )
 
+// stateRESTPerMinute is the live-state refresh's REST budget: one agent
+// listing (a few pages) on start and after each gap.
+const stateRESTPerMinute = 60
+
 // newRESTClient returns a Zoom REST client on zoom.api_url with the
 // session's tokens and a budget of perMinute requests of its own. Each
 // user (the reconciler, the state refresh) has its own client, so that a

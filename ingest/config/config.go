@@ -56,6 +56,7 @@ type Config struct {
 	Archive       *Archive       `yaml:"archive"` // nil: no archive poller
 	Coverage      Coverage       `yaml:"coverage"`
 	Reconcile     Reconcile      `yaml:"reconcile"`
+	State         State          `yaml:"state"`
 }
 
 // Zoom holds the app's credentials and Zoom's endpoints. A deployment uses a
@@ -302,6 +303,7 @@ func (c *Config) setDefaults(present map[string]bool) {
 	c.setArchiveDefaults(unset)
 	c.setCoverageDefaults(unset)
 	c.setReconcileDefaults(unset)
+	c.setStateDefaults(unset)
 }
 
 func setString(s *string, def string) {
@@ -456,6 +458,9 @@ func (c *Config) validate() error {
 		return err
 	}
 	if err := c.validateReconcile(); err != nil {
+		return err
+	}
+	if err := c.validateState(); err != nil {
 		return err
 	}
 	return c.validateArchive()
