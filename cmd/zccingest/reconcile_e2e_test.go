@@ -311,13 +311,6 @@ func notRecoverable(name string) (string, bool) {
 	return "", false
 }
 
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
 func abs(d int64) int64 {
 	if d < 0 {
 		return -d

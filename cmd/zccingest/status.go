@@ -20,6 +20,7 @@ import (
 	"github.com/zccingest/zccingest/ingest/coverage"
 	"github.com/zccingest/zccingest/ingest/natsauth"
 	"github.com/zccingest/zccingest/ingest/natsout"
+	"github.com/zccingest/zccingest/ingest/state"
 )
 
 // statusReport is what 'zccingest status --json' prints.
@@ -31,7 +32,11 @@ type statusReport struct {
 	// ledger's markers).
 	Gaps          []events.Gap `json:"gaps"`
 	Interruptions []events.Gap `json:"interruptions"`
-	// MERGE: the live state (agents, engagements) goes here.
+	// The live state: every agent the state knows, and the engagements
+	// not yet swept (ended ones stay state.ended_ttl). Empty when the
+	// state is off.
+	Agents      []state.Agent      `json:"agents"`
+	Engagements []state.Engagement `json:"engagements"`
 }
 
 // cmdStatus prints the coverage now, and every gap and interruption of the
@@ -54,7 +59,9 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return rc
 	}
 	window := config.DefaultCoverageWindow
+	buckets := [2]string{state.DefaultAgentsBucket, state.DefaultEngagementsBucket}
 	if cfg != nil {
+		buckets = [2]string{cfg.State.AgentsBucket, cfg.State.EngagementsBucket}
 		if *account == "" {
 			*account = cfg.Zoom.AccountID
 		}
@@ -81,7 +88,7 @@ func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	defer nc.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	r, err := readStatus(ctx, nc, *account, *stale, window)
+	r, err := readStatus(ctx, nc, *account, *stale, window, buckets)
 	if err != nil {
 		fmt.Fprintf(stderr, "zccingest status: %s: %v\n", where, err)
 		return exitFail
@@ -104,7 +111,7 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 	return set
 }
 
-func readStatus(ctx context.Context, nc *nats.Conn, account string, stale, window time.Duration) (*statusReport, error) {
+func readStatus(ctx context.Context, nc *nats.Conn, account string, stale, window time.Duration, buckets [2]string) (*statusReport, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, err
@@ -129,6 +136,21 @@ func readStatus(ctx context.Context, nc *nats.Conn, account string, stale, windo
 		return nil, err
 	}
 	r.Gaps, r.Interruptions = recent(gaps, since), recent(ints, since)
+	r.Agents, r.Engagements = []state.Agent{}, []state.Engagement{}
+	if kv, err := js.KeyValue(ctx, buckets[0]); err == nil {
+		if r.Agents, err = state.Agents(ctx, kv, account); err != nil {
+			return nil, fmt.Errorf("reading bucket %s: %w", buckets[0], err)
+		}
+	} else if !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, fmt.Errorf("opening bucket %s: %w", buckets[0], err)
+	}
+	if kv, err := js.KeyValue(ctx, buckets[1]); err == nil {
+		if r.Engagements, err = state.Engagements(ctx, kv, account); err != nil {
+			return nil, fmt.Errorf("reading bucket %s: %w", buckets[1], err)
+		}
+	} else if !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, fmt.Errorf("opening bucket %s: %w", buckets[1], err)
+	}
 	return r, nil
 }
 
@@ -186,5 +208,70 @@ func printStatus(w io.Writer, r *statusReport) {
 		}
 		tw.Flush()
 	}
-	// MERGE: the live state's tables (agents, engagements) go here.
+	printState(w, r, ts)
+}
+
+// cmpOr returns the first of a and b that is not empty.
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// printState writes the agents logged in and the open engagements.
+func printState(w io.Writer, r *statusReport, ts func(int64) string) {
+	in := 0
+	for _, a := range r.Agents {
+		if a.LoggedIn {
+			in++
+		}
+	}
+	fmt.Fprintf(w, "\nAGENTS logged in: %d (of %d known)\n", in, len(r.Agents))
+	if in > 0 {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "USER\tNAME\tSTATUS\tSUB-STATUS\tENGAGEMENTS\tSINCE (UTC)\tSOURCE")
+		for _, a := range r.Agents {
+			if a.LoggedIn {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", termSafe(a.UserID), termSafe(a.DisplayName), termSafe(a.Status),
+					termSafe(a.SubStatus), termSafe(strings.Join(a.Engagements, ",")), ts(a.EventTS), termSafe(a.Source))
+			}
+		}
+		tw.Flush()
+	}
+	open := 0
+	for _, e := range r.Engagements {
+		if !e.Ended {
+			open++
+		}
+	}
+	fmt.Fprintf(w, "\nENGAGEMENTS open: %d\n", open)
+	if open == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ENGAGEMENT\tCHANNEL\tDIRECTION\tQUEUE\tAGENTS\tSTATE\tRECORDING\tSTARTED (UTC)")
+	for _, e := range r.Engagements {
+		if e.Ended {
+			continue
+		}
+		st := "waiting"
+		switch {
+		case e.WrapUp:
+			st = "wrap-up"
+		case e.Hold:
+			st = "hold"
+		case e.Transfer != "":
+			st = "transfer " + e.Transfer
+		case e.Answered:
+			st = "answered"
+		}
+		started := "-"
+		if e.StartedAt != 0 {
+			started = ts(e.StartedAt)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", termSafe(e.EngagementID), termSafe(e.Channel), termSafe(e.Direction),
+			termSafe(cmpOr(e.QueueName, e.QueueID)), termSafe(strings.Join(e.Agents, ",")), termSafe(st), termSafe(e.Recording), started)
+	}
+	tw.Flush()
 }

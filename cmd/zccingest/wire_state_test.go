@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -29,12 +30,12 @@ func TestRunKeepsState(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "run.yaml")
 	natsPort := freePort(t)
-	os.WriteFile(cfgPath, fmt.Appendf(nil, `zoom: {account_id: %s, client_id: %s, client_secret: %s, token_url: %q, websocket_url: %q}
+	os.WriteFile(cfgPath, fmt.Appendf(nil, `zoom: {account_id: %s, client_id: %s, client_secret: %s, token_url: %q, websocket_url: %q, api_url: %q}
 subscriptions: [{name: ris-a, id: s1}]
 nats: {embedded: {listen: "127.0.0.1:%d", store_dir: %q}}
 http: {listen: "off"}
 state: {ended_ttl: 1h}
-`, o.AccountID, o.ClientID, o.ClientSecret, s.TokenURL(), s.WebSocketURL(), natsPort, filepath.Join(dir, "nats")), 0o600)
+`, o.AccountID, o.ClientID, o.ClientSecret, s.TokenURL(), s.WebSocketURL(), s.RESTURL(), natsPort, filepath.Join(dir, "nats")), 0o600)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	logs := &testnats.LogBuffer{}
@@ -77,13 +78,25 @@ state: {ended_ttl: 1h}
 		}
 		if err1 == nil && err2 == nil && len(agents) == 1 && agents[0].LoggedIn && agents[0].Status == "Ready" &&
 			len(engs) == 1 && engs[0].Answered && !engs[0].Ended && fmt.Sprint(agents[0].Engagements) == fmt.Sprint([]string{engs[0].EngagementID}) {
-			return
+			break
 		}
 		select {
 		case <-tick.C:
 		case <-deadline.Done():
 			t.Fatalf("the state never showed the agent on the engagement: agents %+v engagements %+v (%v %v)\n%s", agents, engs, err1, err2, logs.String())
 		}
+	}
+	// status shows them, as tables and as JSON.
+	code, out, errs := runCmd(t, "status", "--config", cfgPath)
+	if code != exitOK || !strings.Contains(out, "AGENTS logged in: 1") || !strings.Contains(out, agents[0].UserID) ||
+		!strings.Contains(out, "ENGAGEMENTS open: 1") || !strings.Contains(out, engs[0].EngagementID) {
+		t.Errorf("status exit %d\n%s\n%s", code, out, errs)
+	}
+	t.Logf("zccingest status:\n%s", out)
+	code, out, errs = runCmd(t, "status", "--config", cfgPath, "--json")
+	var rep statusReport
+	if err := json.Unmarshal([]byte(out), &rep); code != exitOK || err != nil || len(rep.Agents) != 1 || len(rep.Engagements) != 1 || rep.Engagements[0].EngagementID != engs[0].EngagementID {
+		t.Errorf("status --json exit %d (%v)\n%s\n%s", code, err, out, errs)
 	}
 }
 
