@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/zccingest/zccingest/ingest/zoomrest"
 	"github.com/zccingest/zccingest/session"
 )
 
@@ -53,6 +54,14 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		for _, need := range session.MissingOptional(tok.Scopes) {
 			fmt.Fprintf(stdout, "scopes: not granted for %s (only needed if you subscribe to them): one of %s\n", need.Events, strings.Join(need.Scopes, ", "))
+		}
+		if cfg.Reconcile.Enabled || cfg.State.Enabled && cfg.NATS.StreamName() != "" {
+			// The REST calls of the gap reconciliation and the live-state
+			// refresh: without them run goes on, and those features say
+			// what failed.
+			for _, s := range zoomrest.MissingScopes(tok.Scopes) {
+				fmt.Fprintf(stdout, "scopes: not granted for REST %s (%s), used by gap reconciliation and the live-state refresh: one of %s, %s\n", s.Endpoint, s.Path, s.Granular, s.Classic)
+			}
 		}
 		if *skipWS {
 			fmt.Fprintln(stdout, "subscriptions: not opened (--skip-websocket)")

@@ -106,7 +106,8 @@ func TestCheckAgainstSimulator(t *testing.T) {
 	write(o.ClientSecret, "b")
 	code, out, _ := runCmd(t, "check", "--config", path)
 	if code != exitOK || !strings.Contains(out, "subscription ris-b: ok") || !strings.Contains(out, "all good") ||
-		!strings.Contains(out, "scopes: not granted for recordings (contact_center.recording_*) (only needed if you subscribe to them)") {
+		!strings.Contains(out, "scopes: not granted for recordings (contact_center.recording_*) (only needed if you subscribe to them)") ||
+		!strings.Contains(out, "scopes: not granted for REST E1 (GET /contact_center/engagements), used by gap reconciliation") {
 		t.Errorf("check: exit %d\n%s", code, out)
 	}
 	write(o.ClientSecret, "nosuch")

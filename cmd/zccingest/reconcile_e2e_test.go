@@ -71,15 +71,17 @@ func TestReconcilePairGap(t *testing.T) {
 	}
 	r.sim.SetBuildDelay(0)
 	r.until("the rest of the traffic", func() bool { return time.Since(start) >= traffic }, n1, n2)
+	sums := r.waitSummaries(1, n1, n2)
 	stop()
-	sum := r.waitSummary(n1, n2)
 	r.stop(n1)
 	r.stop(n2)
-	r.score(sum, "TestReconcilePairGap")
+	r.score(sums, "TestReconcilePairGap")
 }
 
 // A node killed (kill -9) in the middle of a reconciliation and started
-// again: the reconciliation completes, and nothing is published twice.
+// again, traffic going on throughout: the reconciliation completes (and
+// the node's own downtime, a gap too, is reconciled), and nothing is
+// published twice.
 func TestReconcileKilledMidway(t *testing.T) {
 	r := newCovRig(t, "s1")
 	// One E2 or E4 request a second: a reconciliation that takes a while.
@@ -100,9 +102,7 @@ func TestReconcileKilledMidway(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.sim.SetBuildDelay(0)
-	r.until("traffic after the outage", func() bool { return len(r.sim.Sent()) >= 900 }, n1)
-	stop()
-	r.until("the reconciliation under way", func() bool {
+	r.untilFor(time.Minute, "the reconciliation under way", func() bool {
 		return r.sim.RESTCounts().Requests["engagement"] >= 4
 	}, n1)
 	if len(r.sys.kind(events.SystemReconciled)) != 0 {
@@ -114,37 +114,39 @@ func TestReconcileKilledMidway(t *testing.T) {
 	<-n1.exited
 	before := r.sim.RESTCounts().Requests["engagement"]
 	n1 = r.node("n1", "s1")
-	sum := r.waitSummary(n1)
+	r.untilFor(time.Minute, "the downtime's gap", func() bool { return len(r.sys.kind(events.SystemGap)) >= 2 }, n1)
+	sums := r.waitSummaries(2, n1)
+	stop()
 	r.stop(n1)
 	t.Logf("E2 requests: %d before the kill, %d in all", before, r.sim.RESTCounts().Requests["engagement"])
-	r.score(sum, "TestReconcileKilledMidway")
+	r.score(sums, "TestReconcileKilledMidway")
 }
 
-// waitSummary waits for the reconciled summary of the first disconnection
-// gap and returns it.
-func (r *covRig) waitSummary(logs ...*child) events.Reconciled {
+// waitSummaries waits for the reconciled summaries of the first n gaps and
+// returns them.
+func (r *covRig) waitSummaries(n int, logs ...*child) []events.Reconciled {
 	r.t.Helper()
-	var sum events.Reconciled
-	r.untilFor(3*time.Minute, "the reconciled summary", func() bool {
+	var sums []events.Reconciled
+	r.untilFor(3*time.Minute, fmt.Sprintf("reconciled summaries of %d gaps", n), func() bool {
 		gaps := r.sys.kind(events.SystemGap)
-		if len(gaps) == 0 {
+		if len(gaps) < n {
 			return false
 		}
 		r.sys.mu.Lock()
 		defer r.sys.mu.Unlock()
-		for _, m := range r.sys.msgs {
-			if strings.HasSuffix(m.Subject, ".system."+events.SystemReconciled) {
+		sums = sums[:0]
+		for _, g := range gaps[:n] {
+			for _, m := range r.sys.msgs {
 				var s events.Reconciled
-				json.Unmarshal(m.Data, &s)
-				if s.GapID == gaps[0].ID {
-					sum = s
-					return true
+				if strings.HasSuffix(m.Subject, ".system."+events.SystemReconciled) && json.Unmarshal(m.Data, &s) == nil && s.GapID == g.ID {
+					sums = append(sums, s)
+					break
 				}
 			}
 		}
-		return false
+		return len(sums) == n
 	}, logs...)
-	return sum
+	return sums
 }
 
 // untilFor is until with a bound of its own.
@@ -163,14 +165,17 @@ func (r *covRig) untilFor(d time.Duration, what string, cond func() bool, logs .
 }
 
 // score compares what the stream holds with the simulator's ground truth.
-func (r *covRig) score(sum events.Reconciled, name string) {
+func (r *covRig) score(sums []events.Reconciled, name string) {
 	t := r.t
 	t.Helper()
-	gaps := r.sys.kind(events.SystemGap)
-	t.Logf("summary: complete %v, %d requests, recovered %v, errors %q; gaps %+v; REST %+v", sum.Complete, sum.Requests, sum.Recovered, sum.Errors, gaps, r.sim.RESTCounts())
-	if !sum.Complete {
-		t.Errorf("reconciliation not complete: %q", sum.Errors)
+	gaps := r.sys.kind(events.SystemGap)[:len(sums)]
+	for _, sum := range sums {
+		t.Logf("summary of %s: complete %v, %d requests, recovered %v, errors %q", sum.GapID, sum.Complete, sum.Requests, sum.Recovered, sum.Errors)
+		if !sum.Complete {
+			t.Errorf("reconciliation of %s not complete: %q", sum.GapID, sum.Errors)
+		}
 	}
+	t.Logf("gaps %+v; REST %+v", gaps, r.sim.RESTCounts())
 	inAnyGap := func(ts int64) bool {
 		return slices.ContainsFunc(gaps, func(g events.Gap) bool { return ts >= g.From && ts <= g.To })
 	}

@@ -37,7 +37,9 @@ const (
 	DefaultRetryInterval  = 30 * time.Second
 	DefaultTolerance      = 2 * time.Second
 	DefaultLeaseTTL       = time.Minute
-	DefaultAckWait        = 2 * time.Minute
+	// DefaultAckWait is how soon a gap whose node died (kill -9, host
+	// lost) is handed out again; a live node extends it every third of it.
+	DefaultAckWait = 30 * time.Second
 	// progressMaxAge is how long a gap's progress is kept: as long as the
 	// events stream keeps the gap by default.
 	progressMaxAge = 7 * 24 * time.Hour
