@@ -13,6 +13,7 @@ import (
 	"github.com/zccingest/zccingest/events"
 	"github.com/zccingest/zccingest/ingest/config"
 	"github.com/zccingest/zccingest/ingest/reconcile"
+	"github.com/zccingest/zccingest/ingest/state"
 	"github.com/zccingest/zccingest/test/sim"
 )
 
@@ -58,7 +59,8 @@ func TestReconcilePairGap(t *testing.T) {
 	r.waitRecords("n1", "n2")
 	const rate = 100
 	start := time.Now()
-	stop := r.sim.Steady(sim.NewGenerator(21, r.sim.Options().AccountID, 20), rate)
+	g := sim.NewGenerator(21, r.sim.Options().AccountID, 20)
+	stop := r.sim.Steady(g, rate)
 	defer stop()
 	r.until("traffic before the outage", func() bool { return time.Since(start) >= (traffic-outage)/2 })
 	r.sim.SetBuildDelay(outage)
@@ -73,6 +75,7 @@ func TestReconcilePairGap(t *testing.T) {
 	r.until("the rest of the traffic", func() bool { return time.Since(start) >= traffic }, n1, n2)
 	sums := r.waitSummaries(1, n1, n2)
 	stop()
+	r.compareState(g, n1, n2)
 	r.stop(n1)
 	r.stop(n2)
 	r.score(sums, "TestReconcilePairGap")
@@ -93,7 +96,8 @@ func TestReconcileKilledMidway(t *testing.T) {
 	}
 	r.waitOpen(1)
 	r.waitRecords("n1")
-	stop := r.sim.Steady(sim.NewGenerator(22, r.sim.Options().AccountID, 10), 100)
+	g := sim.NewGenerator(22, r.sim.Options().AccountID, 10)
+	stop := r.sim.Steady(g, 100)
 	defer stop()
 	r.until("traffic", func() bool { return len(r.sim.Sent()) >= 300 }, n1)
 	r.sim.SetBuildDelay(3 * time.Second)
@@ -117,6 +121,7 @@ func TestReconcileKilledMidway(t *testing.T) {
 	r.untilFor(time.Minute, "the downtime's gap", func() bool { return len(r.sys.kind(events.SystemGap)) >= 2 }, n1)
 	sums := r.waitSummaries(2, n1)
 	stop()
+	r.compareState(g, n1)
 	r.stop(n1)
 	t.Logf("E2 requests: %d before the kill, %d in all", before, r.sim.RESTCounts().Requests["engagement"])
 	r.score(sums, "TestReconcileKilledMidway")
@@ -147,6 +152,75 @@ func (r *covRig) waitSummaries(n int, logs ...*child) []events.Reconciled {
 		return len(sums) == n
 	}, logs...)
 	return sums
+}
+
+// compareState waits until the live-state buckets equal the generator's
+// ground truth, the traffic stopped: every agent's login and status, and
+// the set of open engagements with their agents. The gaps' events come
+// back through reconciliation and the agents' REST refresh.
+func (r *covRig) compareState(g *sim.Generator, logs ...*child) {
+	r.t.Helper()
+	ctx := testCtx(r.t, 90*time.Second)
+	account := r.sim.Options().AccountID
+	var diffs []string
+	check := func() bool {
+		diffs = diffs[:0]
+		ka, err1 := r.js.KeyValue(ctx, state.DefaultAgentsBucket)
+		ke, err2 := r.js.KeyValue(ctx, state.DefaultEngagementsBucket)
+		if err1 != nil || err2 != nil {
+			diffs = append(diffs, fmt.Sprintf("buckets: %v %v", err1, err2))
+			return false
+		}
+		agents, err1 := state.Agents(ctx, ka, account)
+		engs, err2 := state.Engagements(ctx, ke, account)
+		if err1 != nil || err2 != nil {
+			diffs = append(diffs, fmt.Sprintf("reading: %v %v", err1, err2))
+			return false
+		}
+		have := map[string]state.Agent{}
+		for _, a := range agents {
+			have[a.UserID] = a
+		}
+		for id, want := range g.AgentTruth() {
+			got, ok := have[id]
+			if !ok || got.LoggedIn != want.LoggedIn || got.Status != want.Status || got.SubStatus != want.SubStatus {
+				diffs = append(diffs, fmt.Sprintf("agent %s: state logged in %v %q/%q (event %d, %s), truth %v %q/%q (since %d)",
+					id, got.LoggedIn, got.Status, got.SubStatus, got.EventTS, got.Source, want.LoggedIn, want.Status, want.SubStatus, want.Since))
+			}
+		}
+		open := g.OpenEngagements()
+		for _, e := range engs {
+			if e.Ended {
+				continue
+			}
+			want, ok := open[e.EngagementID]
+			if !ok {
+				diffs = append(diffs, fmt.Sprintf("engagement %s open in the state, ended in truth", e.EngagementID))
+				continue
+			}
+			if fmt.Sprint(sorted(e.Agents)) != fmt.Sprint(sorted(want.Agents)) {
+				diffs = append(diffs, fmt.Sprintf("engagement %s: agents %v, truth %v", e.EngagementID, e.Agents, want.Agents))
+			}
+			delete(open, e.EngagementID)
+		}
+		for id := range open {
+			diffs = append(diffs, fmt.Sprintf("engagement %s open in truth, not in the state", id))
+		}
+		return len(diffs) == 0
+	}
+	for !check() {
+		if r.sim.WaitHeartbeats(testCtx(r.t, 200*time.Millisecond), "", 1<<30); ctx.Err() != nil {
+			r.t.Errorf("the live state differs from the simulator's ground truth in %d ways; the first:\n%s", len(diffs), strings.Join(diffs[:min(len(diffs), 10)], "\n"))
+			return
+		}
+	}
+	r.t.Logf("live state equals the ground truth: %d agents, %d open engagements", len(g.AgentTruth()), len(g.OpenEngagements()))
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
 }
 
 // untilFor is until with a bound of its own.
