@@ -62,7 +62,7 @@ func TestReconcilePairGap(t *testing.T) {
 	g := sim.NewGenerator(21, r.sim.Options().AccountID, 20)
 	stop := r.sim.Steady(g, rate)
 	defer stop()
-	r.until("traffic before the outage", func() bool { return time.Since(start) >= (traffic-outage)/2 })
+	r.untilFor(traffic, "traffic before the outage", func() bool { return time.Since(start) >= (traffic-outage)/2 })
 	r.sim.SetBuildDelay(outage)
 	r.sim.DropConnections("s1")
 	r.sim.DropConnections("s2")
@@ -72,7 +72,7 @@ func TestReconcilePairGap(t *testing.T) {
 		}
 	}
 	r.sim.SetBuildDelay(0)
-	r.until("the rest of the traffic", func() bool { return time.Since(start) >= traffic }, n1, n2)
+	r.untilFor(traffic+time.Minute, "the rest of the traffic", func() bool { return time.Since(start) >= traffic }, n1, n2)
 	sums := r.waitSummaries(1, n1, n2)
 	stop()
 	r.compareState(g, n1, n2)
