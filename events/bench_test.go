@@ -3,6 +3,7 @@ package events_test
 import (
 	"bytes"
 	"encoding/json"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,5 +57,33 @@ func BenchmarkTyped(b *testing.B) {
 		if _, err := ev.Typed(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkDecodeNormalizeBuffer is BenchmarkDecodeNormalize as the
+// ingester decodes: the content into a pooled buffer.
+func BenchmarkDecodeNormalizeBuffer(b *testing.B) {
+	at := time.Now()
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, examples.Get("contact_center.engagement_user_answered")); err != nil {
+		b.Fatal(err)
+	}
+	frame := frameOf(b, compact.Bytes())
+	pool := sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+	b.ReportAllocs()
+	for b.Loop() {
+		buf := pool.Get().(*[]byte)
+		f, err := events.ParseFrameBuffer(frame, *buf)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ev, err := f.Event()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := ev.Message("zoom", "ris-a", at); err != nil {
+			b.Fatal(err)
+		}
+		pool.Put(buf)
 	}
 }
