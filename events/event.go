@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"unicode/utf8"
+	"unique"
 )
 
 // An Event is the event envelope inside a message frame's content, the same
@@ -137,7 +138,7 @@ func parseEvent(content []byte, utf8Checked bool) (*Event, error) {
 	if len(account) < 3 || account[0] != '"' {
 		return nil, fieldError(whereContent, "payload.account_id", account, "a non-empty string")
 	}
-	ev.AccountID = unquoteString(account)
+	ev.AccountID = accountID(account)
 	switch {
 	case len(object) > 0 && object[0] == '{':
 		ev.Object = object
@@ -147,6 +148,17 @@ func parseEvent(content []byte, utf8Checked bool) (*Event, error) {
 		return nil, fieldError(whereContent, "payload.object", object, "an object")
 	}
 	return ev, nil
+}
+
+// accountID returns the account the raw literal holds. A deployment serves
+// one account or a few, so the string is interned rather than allocated
+// for every event; unique drops it once no event holds it, so account ids
+// from outside cannot pile up.
+func accountID(lit []byte) string {
+	if inner := lit[1 : len(lit)-1]; bytes.IndexByte(inner, '\\') < 0 {
+		return unique.Make(string(inner)).Value()
+	}
+	return unquoteString(lit)
 }
 
 // eventName returns the name the raw literal holds, without allocating for

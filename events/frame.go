@@ -73,7 +73,16 @@ func fieldName(te *json.UnmarshalTypeError) string {
 
 // ParseFrame decodes a frame's envelope. It does not look inside a message
 // frame's content; Frame.Event does. The Frame does not alias data.
-func ParseFrame(data []byte) (Frame, error) {
+func ParseFrame(data []byte) (Frame, error) { return parseFrame(data, nil) }
+
+// ParseFrameBuffer is ParseFrame with the content decoded into buf's
+// storage when it fits (a content string is never longer than the frame):
+// the Frame's Content, and every Event made from it, then alias buf, and
+// buf may be used again only once they are no longer used. A Message does
+// not alias its Event.
+func ParseFrameBuffer(data, buf []byte) (Frame, error) { return parseFrame(data, buf[:0]) }
+
+func parseFrame(data, buf []byte) (Frame, error) {
 	const where = "frame"
 	if len(bytes.TrimSpace(data)) == 0 {
 		return Frame{}, &DecodeError{Where: where, Offset: -1, Err: ErrEmpty}
@@ -89,7 +98,7 @@ func ParseFrame(data []byte) (Frame, error) {
 		if at < len(data) && data[at] == '"' && keyIs(k, "content") {
 			// Most of a frame is this string: decode it as it is scanned.
 			var end int
-			f.Content, end = decodeString(nil, data, at)
+			f.Content, end = decodeString(buf, data, at)
 			return end
 		}
 		end := s.value(at)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Message headers of the interface.
@@ -117,22 +118,27 @@ func appendToken(b []byte, s string) []byte {
 // Message returns the normalized message of the event as it arrived on the
 // named subscription.
 func (e *Event) Message(prefix, subscription string, receivedAt time.Time) (*Message, error) {
-	// The key, event_ts and subject share one allocation.
-	var buf [512]byte
-	b := e.appendKey(buf[:0])
+	// The key, event_ts, subject, CloudEvents values and the body share
+	// one allocation: the strings are the front of it, never written
+	// again, and the body is the rest, capped so that an append to Data
+	// cannot reach them. A body larger than the guess moves out on its own.
+	k, known := registry[e.Name]
+	b := make([]byte, 0, e.messageSize(prefix, subscription))
+	b = e.appendKey(b)
 	b = strconv.AppendInt(b, e.TS, 10)
 	tsEnd := len(b)
-	k, known := registry[e.Name]
 	b = e.appendSubject(b, prefix, k.subject, known)
 	subjectEnd := len(b)
 	b, ceEnds := e.cloudEvents(b, b[:keyLen], k.family, receivedAt)
-	strs := string(b)
+	strsEnd := len(b)
+	strs := unsafe.String(unsafe.SliceData(b), strsEnd)
 	key, ts, subject := strs[:keyLen], strs[keyLen:tsEnd], strs[tsEnd:subjectEnd]
 	receivedAtText := strs[ceEnds[5]:ceEnds[6]] // ce-recordedtime
-	body, err := e.appendBody(make([]byte, 0, len(e.Object)+256), key, ts, subscription, receivedAtText)
+	b, err := e.appendBody(b, key, ts, subscription, receivedAtText)
 	if err != nil {
 		return nil, &DecodeError{Where: "normalizing " + e.Name, Offset: -1, Err: err}
 	}
+	body := b[strsEnd:len(b):len(b)]
 	// The message and its header values share one allocation, and the map
 	// is sized for exactly the headers it gets: a hint one too large
 	// doubles its table (14 headers fit 16 slots, 15 need 32), and every
@@ -178,6 +184,16 @@ func (e *Event) Message(prefix, subscription string, receivedAt time.Time) (*Mes
 	}
 	a.m = Message{Subject: subject, ID: key, Header: h, Data: body}
 	return &a.m, nil
+}
+
+// messageSize is room for what Message writes for most events: the key
+// three times (Nats-Msg-Id, ce-id, body), the account and the name three
+// times (subject, CloudEvents, body), the object, and the fixed text,
+// times and an id for ce-subject. Extra fields, escapes and a longer
+// ce-subject may take more, and the body then moves out.
+func (e *Event) messageSize(prefix, subscription string) int {
+	const fixed = 320 // 250 to 255 for the examples
+	return 3*keyLen + fixed + len(prefix) + 3*len(e.AccountID) + 3*len(e.Name) + len(subscription) + len(e.Object)
 }
 
 // messageAlloc is a Message with the backing array of its header values:

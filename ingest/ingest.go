@@ -395,7 +395,14 @@ func (in *Ingester) decode(sub string, frame []byte, received time.Time, live bo
 			msg, out = in.invalid(sub, frame, fmt.Errorf("ingest: decoder panic: %v", r)), Invalid
 		}
 	}()
-	f, err := events.ParseFrame(frame)
+	// The content is decoded into a pooled buffer: the message copies what
+	// it needs, and nothing of the frame or event outlives decode.
+	buf := contentPool.Get().(*[]byte)
+	defer putContent(buf)
+	f, err := events.ParseFrameBuffer(frame, *buf)
+	if cap(f.Content) > cap(*buf) {
+		*buf = f.Content // grown for a larger frame
+	}
 	if err != nil {
 		if live {
 			in.m.frames.WithLabelValues(sub, "invalid").Inc()
@@ -439,6 +446,18 @@ func (in *Ingester) decode(sub string, frame []byte, received time.Time, live bo
 	in.m.counter(in.m.events, sub, name).Inc()
 	in.m.lag(sub).Observe(received.Sub(time.UnixMilli(ev.TS)).Seconds())
 	return msg, Published
+}
+
+// contentPool holds buffers for the decoded content of frames.
+var contentPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// maxPooledContent bounds the buffers kept: a frame may be megabytes.
+const maxPooledContent = 64 << 10
+
+func putContent(b *[]byte) {
+	if cap(*b) <= maxPooledContent {
+		contentPool.Put(b)
+	}
 }
 
 // checkSubject refuses a subject a server could take badly: account ids

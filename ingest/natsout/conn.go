@@ -102,8 +102,9 @@ type Conn struct {
 
 // link is one nats.go connection and its JetStream context.
 type link struct {
-	nc *nats.Conn
-	js jetstream.JetStream // nil for core NATS
+	nc   *nats.Conn
+	js   jetstream.JetStream // nil for core NATS
+	acks *acks               // routes js's acknowledgements to the batch in flight
 }
 
 // Connect connects as opts say; with opts.URL empty it starts the embedded
@@ -236,7 +237,9 @@ func (c *Conn) dial(retry bool) (*link, error) {
 	}
 	l := &link{nc: nc}
 	if c.opts.Stream != "" {
-		js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(5*time.Second), jetstream.WithPublishAsyncMaxPending(2*ingest.MaxBatch))
+		l.acks = &acks{}
+		js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(5*time.Second), jetstream.WithPublishAsyncMaxPending(2*ingest.MaxBatch),
+			jetstream.WithPublishAsyncAckHandler(l.acks.ok), jetstream.WithPublishAsyncErrHandler(l.acks.failed))
 		if err != nil {
 			nc.Close()
 			return nil, fmt.Errorf("natsout: jetstream: %w", err)

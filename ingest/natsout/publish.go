@@ -101,37 +101,39 @@ func (c *Conn) publishCore(l *link, msgs []*events.Message, errs []error) {
 }
 
 func (c *Conn) publishJS(ctx context.Context, l *link, msgs []*events.Message, errs []error) {
-	futures := make([]jetstream.PubAckFuture, len(msgs))
 	// One allocation for the batch's messages, not one each. A nats.Msg
-	// of an async publish is not reused: its future keeps it until the
-	// ack, and publishes it again after a no-responders error. The
-	// header converts without a copy: events.Header is a nats.Header.
+	// of an async publish is not reused: nats.go keeps it until the ack,
+	// publishes it again after a no-responders error, and hands it to
+	// l.acks, which finds the message by it. The header converts without
+	// a copy: events.Header is a nats.Header.
+	l.acks.batch.Lock() // one batch at a time: the answers go to it
+	defer l.acks.batch.Unlock()
 	nms := make([]nats.Msg, len(msgs))
+	b := l.acks.begin(len(msgs))
 	for i, m := range msgs {
 		if errs[i] = refuse(l.nc, m); errs[i] != nil {
 			continue
 		}
 		nms[i] = nats.Msg{Subject: m.Subject, Header: nats.Header(m.Header), Data: m.Data}
-		f, err := l.js.PublishMsgAsync(&nms[i])
-		if err != nil {
+		l.acks.expect(&nms[i], i)
+		if _, err := l.js.PublishMsgAsync(&nms[i]); err != nil {
+			// Not published: nats.go calls neither handler for it.
+			l.acks.forget(&nms[i])
 			errs[i] = fmt.Errorf("publishing to JetStream: %w", err)
-			continue
 		}
-		futures[i] = f
 	}
+	results := l.acks.wait(ctx, b)
 	missing := false
-	for i, f := range futures {
-		if f == nil {
-			continue
-		}
-		select {
-		case <-f.Ok():
-			errs[i] = nil
-		case err := <-f.Err():
-			errs[i] = c.classify(msgs[i], err)
-			missing = missing || isNoStream(err)
-		case <-ctx.Done():
+	for i, r := range results {
+		switch {
+		case !r.waited:
+		case !r.done:
 			errs[i] = ctx.Err()
+		case r.err != nil:
+			errs[i] = c.classify(msgs[i], r.err)
+			missing = missing || isNoStream(r.err)
+		default:
+			errs[i] = nil
 		}
 	}
 	if missing {
@@ -143,6 +145,109 @@ func (c *Conn) publishJS(ctx context.Context, l *link, msgs []*events.Message, e
 		}
 		cancel()
 	}
+}
+
+// acks routes nats.go's asynchronous acknowledgements (its ack and error
+// handlers) to the messages of the batch in flight: a handler call costs a
+// map lookup, where a PubAckFuture costs two channels and a select per
+// message. One batch is in flight at a time per link (batch); a late
+// answer for a batch given up on (its context ended) finds no entry and is
+// dropped.
+type acks struct {
+	batch sync.Mutex // held by the publisher for the whole batch
+
+	mu      sync.Mutex        // guards the rest; taken in nats.go's handlers
+	index   map[*nats.Msg]int // the messages of the batch still unanswered
+	results []ackResult
+	left    int           // messages published and not answered yet
+	sealed  bool          // every message of the batch was published
+	done    chan struct{} // closed when sealed and left is 0
+}
+
+// ackResult is what became of one message of a batch.
+type ackResult struct {
+	waited bool  // it was published and its answer awaited
+	done   bool  // it was answered
+	err    error // nil: acknowledged
+}
+
+// begin starts a batch of n messages.
+func (a *acks) begin(n int) chan struct{} {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.index == nil {
+		a.index = make(map[*nats.Msg]int, n)
+	}
+	clear(a.index)
+	a.results = make([]ackResult, n)
+	a.left, a.sealed = 0, false
+	a.done = make(chan struct{})
+	return a.done
+}
+
+// expect notes m, message i of the batch, before it is published: its
+// answer may come before PublishMsgAsync returns.
+func (a *acks) expect(m *nats.Msg, i int) {
+	a.mu.Lock()
+	a.index[m] = i
+	a.results[i].waited = true
+	a.left++
+	a.mu.Unlock()
+}
+
+// forget takes back expect for a message that was not published.
+func (a *acks) forget(m *nats.Msg) {
+	a.mu.Lock()
+	if i, ok := a.index[m]; ok {
+		delete(a.index, m)
+		a.results[i].waited = false
+		a.left--
+	}
+	a.mu.Unlock()
+}
+
+// ok is nats.go's MsgAckHandler and failed its MsgErrHandler. They run on
+// nats.go's goroutines, some holding its publisher lock: they must not
+// block or call into the JetStream context.
+func (a *acks) ok(_ jetstream.JetStream, m *nats.Msg, _ *jetstream.PubAck) { a.answer(m, nil) }
+
+func (a *acks) failed(_ jetstream.JetStream, m *nats.Msg, err error) { a.answer(m, err) }
+
+func (a *acks) answer(m *nats.Msg, err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	i, ok := a.index[m]
+	if !ok {
+		return // of a batch given up on, or answered already
+	}
+	delete(a.index, m)
+	a.results[i] = ackResult{waited: true, done: true, err: err}
+	a.left--
+	if a.sealed && a.left == 0 {
+		close(a.done)
+	}
+}
+
+// wait returns the batch's results once every message published is
+// answered, or what is known when ctx ends; the batch is then over, and
+// later answers are dropped.
+func (a *acks) wait(ctx context.Context, done chan struct{}) []ackResult {
+	a.mu.Lock()
+	a.sealed = true
+	settled := a.left == 0
+	a.mu.Unlock()
+	if !settled {
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	r := a.results
+	a.results = nil
+	clear(a.index)
+	return r
 }
 
 func isNoStream(err error) bool {
