@@ -179,16 +179,26 @@ func (e *env) runWait(cfg *setup, ids ...string) (in *ingest.Ingester, stop func
 
 // collector gathers every message on subject, as a CTI adapter would.
 type collector struct {
-	mu   sync.Mutex
-	msgs []*nats.Msg
-	ch   chan struct{}
+	nc      *nats.Conn
+	subject string
+	mu      sync.Mutex
+	msgs    []*nats.Msg
+	synced  int // sentinels seen (see sync)
+	ch      chan struct{}
 }
 
+// syncHeader marks the collector's own sentinel messages.
+const syncHeader = "Test-Collector-Sync"
+
 func (e *env) collect(subject string) *collector {
-	c := &collector{ch: make(chan struct{}, 1)}
+	c := &collector{nc: e.nc, subject: subject, ch: make(chan struct{}, 1)}
 	sub, err := e.nc.Subscribe(subject, func(m *nats.Msg) {
 		c.mu.Lock()
-		c.msgs = append(c.msgs, m)
+		if m.Header.Get(syncHeader) != "" {
+			c.synced++
+		} else {
+			c.msgs = append(c.msgs, m)
+		}
 		c.mu.Unlock()
 		select {
 		case c.ch <- struct{}{}:
@@ -201,6 +211,35 @@ func (e *env) collect(subject string) *collector {
 	e.nc.Flush()
 	e.t.Cleanup(func() { sub.Unsubscribe() })
 	return c
+}
+
+// sync returns once the collector's handler has taken every message the
+// server had sent it: Flush alone proves they reached the client, not that
+// the asynchronous handler ran. A sentinel published after them arrives
+// after them.
+func (c *collector) sync(t *testing.T) {
+	t.Helper()
+	c.mu.Lock()
+	want := c.synced + 1
+	c.mu.Unlock()
+	subject := strings.NewReplacer("*", "sync", ">", "sync").Replace(c.subject)
+	if err := c.nc.PublishMsg(&nats.Msg{Subject: subject, Header: nats.Header{syncHeader: {"1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := timeout(t, 20*time.Second)
+	for {
+		c.mu.Lock()
+		done := c.synced >= want
+		c.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-c.ch:
+		case <-ctx.Done():
+			t.Fatal("the collector never saw its sentinel")
+		}
+	}
 }
 
 func (c *collector) wait(t *testing.T, n int) []*nats.Msg {

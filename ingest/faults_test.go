@@ -82,9 +82,7 @@ func (e *env) until(t *testing.T, what string, cond func() bool) {
 // another client read) is in NATS once, and nothing else is.
 func exactlyOnce(t *testing.T, e *env, col *collector, foreign map[string]bool) {
 	t.Helper()
-	if err := e.nc.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	col.sync(t)
 	want, lost := map[string]bool{}, 0
 	for _, r := range e.sim.Sent() {
 		f, err := events.ParseFrame(r.Frame)
