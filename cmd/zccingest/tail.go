@@ -88,6 +88,14 @@ func rawTailLine(m *nats.Msg) string {
 	if strings.HasSuffix(m.Subject, ".invalid") {
 		return fmt.Sprintf("%s %-8s INVALID %s (%d bytes)", time.Now().UTC().Format("15:04:05.000"), sub, m.Header.Get(events.HeaderError), len(m.Data))
 	}
+	if strings.Contains(m.Subject, ".system.") {
+		// Coverage and reconciliation messages: their own bodies, short.
+		data := m.Data
+		if len(data) > 512 {
+			data = append(data[:512:512], "…"...)
+		}
+		return fmt.Sprintf("%s SYSTEM %s %s", time.Now().UTC().Format("15:04:05.000"), m.Subject, data)
+	}
 	var body struct {
 		Event      string         `json:"event"`
 		ReceivedAt time.Time      `json:"received_at"`

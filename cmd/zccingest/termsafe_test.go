@@ -51,6 +51,13 @@ func TestTailEscapesEventData(t *testing.T) {
 	inv.Header.Set(events.HeaderError, "bad "+hostile)
 	noControls(t, "invalid line", tailLine(inv))
 
+	sys := &nats.Msg{Subject: "zoom.a.system.gap", Data: []byte(`{"id":"gap-` + hostile + `"}`), Header: nats.Header{}}
+	if line := tailLine(sys); !strings.Contains(line, " SYSTEM zoom.a.system.gap ") {
+		t.Errorf("system line %q", line)
+	} else {
+		noControls(t, "system line", line)
+	}
+
 	// --json: a valid body stays the same JSON; a raw frame is escaped.
 	j := jsonLine(body)
 	noControls(t, "json line", j)
