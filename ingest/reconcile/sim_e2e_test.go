@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -185,21 +183,9 @@ func mapsKeys(m map[string]int) func(func(string) bool) {
 
 func simToken(t *testing.T, s *sim.Server) string {
 	t.Helper()
-	o := s.Options()
-	req, _ := http.NewRequest(http.MethodPost, s.TokenURL(), strings.NewReader(url.Values{
-		"grant_type": {"account_credentials"}, "account_id": {o.AccountID}}.Encode()))
-	req.SetBasicAuth(o.ClientID, o.ClientSecret)
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := http.DefaultClient.Do(req)
+	tok, err := s.AccessToken(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
-		t.Fatalf("token: %v", err)
-	}
-	return tok.AccessToken
+	return tok
 }

@@ -31,23 +31,11 @@ func ctxT(t *testing.T) context.Context {
 // simToken gets an access token from the simulator's token endpoint.
 func simToken(t *testing.T, s *sim.Server) string {
 	t.Helper()
-	o := s.Options()
-	req, _ := http.NewRequest(http.MethodPost, s.TokenURL(), strings.NewReader(url.Values{
-		"grant_type": {"account_credentials"}, "account_id": {o.AccountID}}.Encode()))
-	req.SetBasicAuth(o.ClientID, o.ClientSecret)
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := http.DefaultClient.Do(req)
+	tok, err := s.AccessToken(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
-		t.Fatalf("token: %v", err)
-	}
-	return tok.AccessToken
+	return tok
 }
 
 type env struct {

@@ -14,7 +14,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -369,3 +371,28 @@ func randomID() string {
 }
 
 var errNotConnected = errors.New("sim: subscription has no open connection")
+
+// AccessToken fetches an access token from the simulator's own token
+// endpoint with its credentials, as a Server-to-Server app does: for tests
+// that call its REST endpoints directly.
+func (s *Server) AccessToken(ctx context.Context) (string, error) {
+	form := url.Values{"grant_type": {"account_credentials"}, "account_id": {s.opts.AccountID}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.TokenURL(), strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", err
+	}
+	req.SetBasicAuth(s.opts.ClientID, s.opts.ClientSecret)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("sim: token: %w", err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
+		return "", fmt.Errorf("sim: token: HTTP %d, %v", resp.StatusCode, err)
+	}
+	return tok.AccessToken, nil
+}
