@@ -109,3 +109,23 @@ type Reconciled struct {
 	Errors         []string          `json:"errors,omitempty"`
 	Complete       bool              `json:"complete"`
 }
+
+// KeyToken makes s one token of a KV key or a subject, the same on every
+// node: characters other than [A-Za-z0-9_-] become '_', it is cut to max
+// bytes, and "" becomes "_". (Subject tokens of events keep more
+// characters: see Subject.)
+func KeyToken(s string, max int) string {
+	if len(s) > max {
+		s = s[:max]
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	if len(b) == 0 {
+		return "_"
+	}
+	return string(b)
+}

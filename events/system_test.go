@@ -14,3 +14,15 @@ func TestSystemSubjectsAndGapID(t *testing.T) {
 		t.Errorf("GapID not one per gap: %q", a)
 	}
 }
+
+func TestKeyToken(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		max  int
+		want string
+	}{{"acct.1 x*>", 64, "acct_1_x__"}, {"", 8, "_"}, {"abcdefgh", 4, "abcd"}, {"é", 8, "__"}} {
+		if got := KeyToken(c.in, c.max); got != c.want {
+			t.Errorf("KeyToken(%q, %d) = %q, want %q", c.in, c.max, got, c.want)
+		}
+	}
+}

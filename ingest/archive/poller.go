@@ -20,6 +20,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/zccingest/zccingest/events"
+
 	"github.com/zccingest/zccingest/session"
 )
 
@@ -253,18 +255,4 @@ func isLoopbackHost(h string) bool {
 
 // subjectToken makes s one NATS subject token (and a KV key token): a
 // character outside [A-Za-z0-9_-] becomes '_', and length is bounded.
-func subjectToken(s string) string {
-	if len(s) > 128 {
-		s = s[:128]
-	}
-	b := []byte(s)
-	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			b[i] = '_'
-		}
-	}
-	if len(b) == 0 {
-		return "_"
-	}
-	return string(b)
-}
+func subjectToken(s string) string { return events.KeyToken(s, 128) }

@@ -136,21 +136,7 @@ func cmpOr[T comparable](v, def T) T {
 
 // KeyToken makes s a KV key token and a subject token: characters other
 // than [A-Za-z0-9_-] become '_', and it is cut to 64 bytes.
-func KeyToken(s string) string {
-	b := []byte(s)
-	if len(b) > 64 {
-		b = b[:64]
-	}
-	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			b[i] = '_'
-		}
-	}
-	if len(b) == 0 {
-		return "_"
-	}
-	return string(b)
-}
+func KeyToken(s string) string { return events.KeyToken(s, 64) }
 
 // MetricAccount is the account label of the coverage metrics: the
 // configured account when it is a plain token, else "other", so that no

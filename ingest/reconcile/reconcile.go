@@ -244,22 +244,7 @@ func (r *Reconciler) setup(ctx context.Context) (jetstream.KeyValue, jetstream.C
 // token of the characters a key allows.
 func progressKey(account, gapID string) string { return keyToken(account) + "." + keyToken(gapID) }
 
-func keyToken(s string) string {
-	const max = 200
-	if len(s) > max {
-		s = s[:max]
-	}
-	b := []byte(s)
-	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '=') {
-			b[i] = '_'
-		}
-	}
-	if len(b) == 0 {
-		return "_"
-	}
-	return string(b)
-}
+func keyToken(s string) string { return events.KeyToken(s, 200) }
 
 // Bounds of a gap message's fields: they become subjects, keys, headers
 // and waits.
