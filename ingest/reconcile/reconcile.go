@@ -579,7 +579,11 @@ func (run *gapRun) publish(ctx context.Context, evs []rebuiltEvent) (recovered, 
 	verdicts := run.recv.match(evs, keys, run.tol)
 	for i := range evs {
 		e, key := &evs[i], keys[i]
-		if e.TS < run.g.From || e.TS > run.g.To {
+		// REST times are whole seconds, and an end is a start plus a
+		// rounded duration: an event of the gap's first or last second
+		// may come back up to a second outside it. One received live
+		// there is dropped by match above.
+		if e.TS < run.g.From-restPrecision || e.TS > run.g.To+restPrecision {
 			skipped[e.Name]++
 			run.r.metrics.events.WithLabelValues(eventOutside).Inc()
 			continue
@@ -636,9 +640,14 @@ func (r *Reconciler) send(ctx context.Context, msgs []*events.Message) ([]error,
 	return errs, nil
 }
 
-// publishBatch bounds the messages in flight at once: the live pipeline
-// shares the connection's async publish window.
-const publishBatch = 256
+// restPrecision is how far a REST time may be from the event's own
+// event_ts: Zoom writes whole seconds.
+const restPrecision = int64(time.Second / time.Millisecond)
+
+// publishBatch bounds the messages in flight at once. The live pipeline
+// shares the connection, whose publisher sends one batch at a time: a
+// live batch waits at most for one small rebuilt batch's acks.
+const publishBatch = 32
 
 func (r *Reconciler) sendBatch(ctx context.Context, msgs []*events.Message, errs []error) error {
 	todo := slices.Clone(msgs)

@@ -849,3 +849,17 @@ func TestConnectionReplaced(t *testing.T) {
 	h.waitSummaries(1)
 	h.checkRebuilt()
 }
+
+// Zoom's REST times are whole seconds: an event in the gap's first second
+// comes back up to a second before the gap's start (here the hold at 65 s,
+// the gap starting at 65.4 s), and is rebuilt all the same.
+func TestGapEdgeSecond(t *testing.T) {
+	h := newHarnessAt(t, time.Hour, func(s *scenario) {
+		s.gap.From = s.at(65).Add(400 * time.Millisecond).UnixMilli()
+		s.gap.ID = events.GapID(events.SystemGap, acct, s.gap.From, s.gap.To, "")
+	})
+	stop := h.start(runOpts{node: "n1", rest: newFake(h.s)})
+	h.waitSummaries(1)
+	stop()
+	h.checkRebuilt()
+}
