@@ -35,7 +35,9 @@ type Reconcile struct {
 func (c *Config) setReconcileDefaults(unset func(string) bool) {
 	r := &c.Reconcile
 	if unset("reconcile.enabled") {
-		r.Enabled = c.NATS.StreamName() != ""
+		// An OAuth app's file names no account: its gaps carry none,
+		// and the stream could not be searched for what was received.
+		r.Enabled = c.NATS.StreamName() != "" && c.Zoom.AccountID != ""
 	}
 	if unset("reconcile.margin") {
 		r.Margin = Duration(DefaultReconcileMargin)
@@ -55,6 +57,9 @@ func (c *Config) validateReconcile() error {
 	r := c.Reconcile
 	if r.Enabled && c.NATS.StreamName() == "" {
 		return errorf("reconcile.enabled", "true needs JetStream: gaps, progress and rebuilt events live in the stream (set nats.stream, or reconcile.enabled: false)")
+	}
+	if r.Enabled && c.Zoom.AccountID == "" {
+		return errorf("reconcile.enabled", "true needs zoom.account_id: the REST API answers for one account, and its gaps are found by it (an OAuth app's file names none; set zoom.account_id, or reconcile.enabled: false)")
 	}
 	if d := r.Margin.D(); d < 0 || d > time.Hour {
 		return errorf("reconcile.margin", "%s is out of range: 0s to 1h", d)

@@ -26,3 +26,15 @@ func TestReconcileDefaults(t *testing.T) {
 		}
 	}
 }
+
+// An OAuth app's file names no account: reconciliation is off unless asked
+// for (and asking for it is refused, see testdata/invalid).
+func TestReconcileOffForOAuthApp(t *testing.T) {
+	c, err := config.Parse([]byte("zoom: {oauth_app: {client_id: c, client_secret: s, refresh_token_file: /tmp/rt}}\nsubscriptions: [{name: a, id: x}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Reconcile.Enabled {
+		t.Error("reconciliation on for an OAuth app with no zoom.account_id")
+	}
+}
