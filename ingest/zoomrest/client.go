@@ -332,6 +332,9 @@ func (c *Client) notePace(category string, h http.Header) {
 	c.mu.Unlock()
 }
 
+// maxDailyWait bounds how long a daily 429 stops a category.
+const maxDailyWait = 25 * time.Hour
+
 // dailyUntil reads a daily 429: X-RateLimit-Type Daily-limit, or a
 // Retry-After written as a date-time (Zoom writes ISO 8601, not seconds).
 func dailyUntil(h http.Header, now time.Time) (time.Time, bool) {
@@ -355,6 +358,10 @@ func dailyUntil(h http.Header, now time.Time) (time.Time, bool) {
 	case until.Before(now):
 		// A time already past (clocks apart): try again in a minute.
 		until = now.Add(time.Minute)
+	case until.After(now.Add(maxDailyWait)):
+		// A daily quota resets within a day: a time further off is a
+		// misread or a wrong clock, not a reason to stop for good.
+		until = now.Add(maxDailyWait)
 	}
 	return until, true
 }
