@@ -92,10 +92,10 @@ type Ledger struct {
 	loaded  bool           // the previous process's record has been read (or there is none)
 	conns   []events.ConnectionChange
 	view    View
-	done    map[string]bool // gap and interruption ids published or found published
+	done    map[string]int64 // gap and interruption ids published or found published, to their end (pruned with the markers)
 	keys    map[string]bool // the record keys seen: sync's goroutine only
 	pruned  time.Time       // when the markers were last pruned: sync's goroutine only
-	counted map[string]bool // gap ids counted in uncovered_seconds
+	counted map[string]int64 // gap ids counted in uncovered_seconds, to their end
 	nudge   chan struct{}
 	failing bool // NATS calls failing: log the first and the recovery only
 }
@@ -116,7 +116,7 @@ func New(opts Options) (*Ledger, error) {
 	l := &Ledger{
 		opts: opts, log: opts.Logger.With().Str("component", "coverage").Logger(),
 		account: KeyToken(opts.Account), started: now,
-		open: map[string]int{}, done: map[string]bool{}, keys: map[string]bool{}, counted: map[string]bool{}, nudge: make(chan struct{}, 1),
+		open: map[string]int{}, done: map[string]int64{}, keys: map[string]bool{}, counted: map[string]int64{}, nudge: make(chan struct{}, 1),
 		rec: Record{Node: opts.Node, Account: opts.Account, Started: now.UnixMilli(), Subs: map[string]Sub{}},
 	}
 	for _, s := range opts.Subscriptions {
@@ -177,6 +177,10 @@ func (l *Ledger) OnState(sub string, open bool, at time.Time, reason string) {
 	case l.open[sub] > 0:
 		l.open[sub]--
 		if l.open[sub] == 0 && s.OpenSince != nil {
+			if len(s.Intervals) >= maxIntervals {
+				// Bounded here too: while NATS is away no snapshot trims.
+				s.Intervals = s.Intervals[1:]
+			}
 			s.Intervals = append(s.Intervals, Span{*s.OpenSince, max(ms, *s.OpenSince)})
 			s.OpenSince = nil
 			state = "closed"
@@ -326,8 +330,8 @@ func (l *Ledger) syncErr(ctx context.Context) error {
 	l.mu.Unlock()
 	l.m.ratio.Set(v.Ratio)
 	for _, g := range v.Gaps {
-		if g.To >= l.started.UnixMilli() && !l.counted[g.ID] {
-			l.counted[g.ID] = true
+		if _, ok := l.counted[g.ID]; !ok && g.To >= l.started.UnixMilli() {
+			l.counted[g.ID] = g.To
 			l.m.uncovered.Add(float64(g.To-g.From) / 1000)
 		}
 		if err := l.publishOnce(ctx, kv, GapKey(l.opts.Account, g.From), g); err != nil {
@@ -340,8 +344,18 @@ func (l *Ledger) syncErr(ctx context.Context) error {
 		}
 	}
 	if now.Sub(l.pruned) >= pruneEvery {
-		if err := l.prune(ctx, kv, now.Add(-l.opts.Retention).UnixMilli()); err != nil {
+		cut := now.Add(-l.opts.Retention).UnixMilli()
+		if err := l.prune(ctx, kv, cut); err != nil {
 			return errors.Join(connErr, err)
+		}
+		// What this process remembers of published gaps goes with them:
+		// months of running must not grow it.
+		for _, m := range []map[string]int64{l.done, l.counted} {
+			for id, to := range m {
+				if to < cut {
+					delete(m, id)
+				}
+			}
 		}
 		l.pruned = now
 	}
@@ -495,7 +509,7 @@ type marker struct {
 
 // publishOnce publishes g unless a node has, or is about to.
 func (l *Ledger) publishOnce(ctx context.Context, kv jetstream.KeyValue, key string, g events.Gap) error {
-	if l.done[g.ID] {
+	if _, ok := l.done[g.ID]; ok {
 		return nil
 	}
 	mk := marker{Gap: g, ClaimedBy: l.opts.Node, ClaimedAt: time.Now().UnixMilli()}
@@ -516,7 +530,7 @@ func (l *Ledger) publishOnce(ctx context.Context, kv jetstream.KeyValue, key str
 			return nil // the claimer is publishing it
 		}
 		if have.Published {
-			l.done[g.ID] = true
+			l.done[g.ID] = g.To
 			return nil
 		}
 		// Claimed by this node (a process before) or by one gone quiet.
@@ -538,7 +552,7 @@ func (l *Ledger) publishOnce(ctx context.Context, kv jetstream.KeyValue, key str
 		// publishes it again, which the duplicate window absorbs.
 		l.log.Debug().Err(err).Str("key", key).Msg("coverage: marking a gap published")
 	}
-	l.done[g.ID] = true
+	l.done[g.ID] = g.To
 	ev := l.log.Info()
 	if g.Kind == events.SystemGap {
 		ev = l.log.Warn()
