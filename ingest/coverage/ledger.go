@@ -93,8 +93,8 @@ type Ledger struct {
 	conns   []events.ConnectionChange
 	view    View
 	done    map[string]int64 // gap and interruption ids published or found published, to their end (pruned with the markers)
-	keys    map[string]bool // the record keys seen: sync's goroutine only
-	pruned  time.Time       // when the markers were last pruned: sync's goroutine only
+	keys    map[string]bool  // the record keys seen: sync's goroutine only
+	pruned  time.Time        // when the markers were last pruned: sync's goroutine only
 	counted map[string]int64 // gap ids counted in uncovered_seconds, to their end
 	nudge   chan struct{}
 	failing bool // NATS calls failing: log the first and the recovery only
