@@ -11,7 +11,7 @@ build:
 # The test command of the README and of CI.
 test:
 	$(GO) vet $(PKGS)
-	$(GO) test -race -count=1 -timeout 5m $(PKGS)
+	$(GO) test -race -count=1 -timeout 8m $(PKGS)
 
 # Micro-benchmarks, then the end-to-end load run against the real binary.
 # Formatting: CI fails on any file gofmt would change.

@@ -203,8 +203,16 @@ func (r *covRig) compareState(g *sim.Generator, logs ...*child) {
 				diffs = append(diffs, fmt.Sprintf("engagement %s open in the state, ended in truth", e.EngagementID))
 				continue
 			}
-			if fmt.Sprint(sorted(e.Agents)) != fmt.Sprint(sorted(want.Agents)) {
-				diffs = append(diffs, fmt.Sprintf("engagement %s: agents %v, truth %v", e.EngagementID, e.Agents, want.Agents))
+			// The state keeps conference participants apart from the
+			// answering agents; the truth counts both as on it.
+			on := slices.Clone(e.Agents)
+			for _, p := range e.Conference {
+				if p.Status == "joined" && p.UserID != "" && !slices.Contains(on, p.UserID) {
+					on = append(on, p.UserID)
+				}
+			}
+			if fmt.Sprint(sorted(on)) != fmt.Sprint(sorted(want.Agents)) {
+				diffs = append(diffs, fmt.Sprintf("engagement %s: agents %v, conference %+v; truth %v", e.EngagementID, e.Agents, e.Conference, want.Agents))
 			}
 			delete(open, e.EngagementID)
 		}
