@@ -393,7 +393,7 @@ func (r *covRig) score(sums []events.Reconciled, name string) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		why, not := notRecoverable(n)
+		why, not := reconcile.Unrecoverable(n)
 		if !not {
 			recoverable += inGap[n]
 			got += recovered[n]
@@ -412,15 +412,6 @@ func (r *covRig) score(sums []events.Reconciled, name string) {
 	if recoverable == 0 || pct < 95 || wrong != 0 || twice != 0 || outsideGaps != 0 {
 		t.Errorf("recovered %d of %d (%.1f%%), wrong %d, twice %d, lost outside any gap %d", got, recoverable, pct, wrong, twice, outsideGaps)
 	}
-}
-
-func notRecoverable(name string) (string, bool) {
-	for k, why := range reconcile.NotRecoverable {
-		if k == name || strings.HasSuffix(k, "*") && strings.HasPrefix(name, strings.TrimSuffix(k, "*")) {
-			return why, true
-		}
-	}
-	return "", false
 }
 
 func abs(d int64) int64 {

@@ -35,6 +35,21 @@ const (
 	maxEventTypeBytes = 64 // an unknown timeline event_type is named in the summary, bounded
 )
 
+// Unrecoverable reports whether Zoom's REST API cannot give back events
+// of the named kind (a NotRecoverable entry, where a trailing '*' stands
+// for any rest of the name), and why.
+func Unrecoverable(name string) (why string, ok bool) {
+	if why, ok := NotRecoverable[name]; ok {
+		return why, true
+	}
+	for k, why := range NotRecoverable {
+		if prefix, wild := strings.CutSuffix(k, "*"); wild && strings.HasPrefix(name, prefix) {
+			return why, true
+		}
+	}
+	return "", false
+}
+
 // NotRecoverable names each event kind Zoom's REST API cannot give back,
 // with why: every gap's summary carries it.
 var NotRecoverable = map[string]string{

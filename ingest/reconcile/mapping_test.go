@@ -293,3 +293,18 @@ func TestRetryDelay(t *testing.T) {
 		}
 	}
 }
+
+func TestUnrecoverable(t *testing.T) {
+	for name, want := range map[string]bool{
+		"contact_center.task_created":                 true, // task_*
+		"contact_center.task_reservation_accepted":    true,
+		"contact_center.engagement_user_muted":        true,
+		"contact_center.engagement_upgrade_completed": true, // engagement_upgrade_*
+		"contact_center.engagement_user_answered":     false,
+		"contact_center.recording_paused":             false,
+	} {
+		if why, got := Unrecoverable(name); got != want || got && why == "" {
+			t.Errorf("Unrecoverable(%s) = %q, %v; want %v", name, why, got, want)
+		}
+	}
+}

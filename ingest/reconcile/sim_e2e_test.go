@@ -138,7 +138,7 @@ func TestSimulatorGap(t *testing.T) {
 	recoverable, got := 0, 0
 	var lines []string
 	for _, name := range slices.Sorted(mapsKeys(inGap)) {
-		_, not := notRecoverable(name)
+		_, not := reconcile.Unrecoverable(name)
 		if !not {
 			recoverable += inGap[name]
 			got += min(matched[name], inGap[name])
@@ -151,17 +151,6 @@ func TestSimulatorGap(t *testing.T) {
 	if pct < 95 || wrong != 0 || twice != 0 || !sum.Complete {
 		t.Errorf("recovered %.1f%%, wrong %d, twice %d, complete %v", pct, wrong, twice, sum.Complete)
 	}
-}
-
-// notRecoverable reports whether the summary lists the event's kind as
-// one Zoom's REST API cannot give back.
-func notRecoverable(name string) (string, bool) {
-	for k, why := range reconcile.NotRecoverable {
-		if k == name || strings.HasSuffix(k, "*") && strings.HasPrefix(name, strings.TrimSuffix(k, "*")) {
-			return why, true
-		}
-	}
-	return "", false
 }
 
 func cmpOr(a, b string) string {
