@@ -203,16 +203,7 @@ func (r *covRig) stop(c *child) {
 // until waits up to 30 s for cond, woken by the simulator's changes.
 func (r *covRig) until(what string, cond func() bool, logs ...*child) {
 	r.t.Helper()
-	ctx := testCtx(r.t, 30*time.Second)
-	for !cond() {
-		if r.sim.WaitHeartbeats(testCtx(r.t, 20*time.Millisecond), "", 1<<30); ctx.Err() != nil {
-			var l strings.Builder
-			for _, c := range logs {
-				l.WriteString(c.logs.String())
-			}
-			r.t.Fatalf("no %s within 30 s\n%s", what, l.String())
-		}
-	}
+	r.untilFor(30*time.Second, what, cond, logs...)
 }
 
 // streamIDs counts the Nats-Msg-Id of the stream's messages whose subject

@@ -236,12 +236,12 @@ func sorted(s []string) []string {
 	return s
 }
 
-// untilFor is until with a bound of its own.
+// untilFor waits up to d for cond, woken by the simulator's changes.
 func (r *covRig) untilFor(d time.Duration, what string, cond func() bool, logs ...*child) {
 	r.t.Helper()
 	ctx := testCtx(r.t, d)
 	for !cond() {
-		if r.sim.WaitHeartbeats(testCtx(r.t, 50*time.Millisecond), "", 1<<30); ctx.Err() != nil {
+		if r.sim.WaitHeartbeats(testCtx(r.t, 20*time.Millisecond), "", 1<<30); ctx.Err() != nil {
 			var l strings.Builder
 			for _, c := range logs {
 				l.WriteString(c.logs.String())
