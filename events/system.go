@@ -26,12 +26,19 @@ const (
 // SystemSubject returns <prefix>.<account>.system.<kind>, the account made a
 // subject token as on event subjects.
 func SystemSubject(prefix, account, kind string) string {
-	b := make([]byte, 0, len(prefix)+len(account)+len(kind)+10)
+	return AccountSubject(prefix, account, "system."+string(appendToken(nil, kind)))
+}
+
+// AccountSubject returns <prefix>.<account>.<rest>, the account made a
+// subject token as on event subjects: for a filter on one account's
+// events (rest "cc.>").
+func AccountSubject(prefix, account, rest string) string {
+	b := make([]byte, 0, len(prefix)+len(account)+len(rest)+2)
 	b = append(b, prefix...)
 	b = append(b, '.')
 	b = appendToken(b, account)
-	b = append(b, ".system."...)
-	b = appendToken(b, kind)
+	b = append(b, '.')
+	b = append(b, rest...)
 	return string(b)
 }
 

@@ -6,6 +6,9 @@ func TestSystemSubjectsAndGapID(t *testing.T) {
 	if got := SystemSubject("zoom", "a.b c", SystemGap); got != "zoom.a_b_c.system.gap" {
 		t.Errorf("SystemSubject = %q", got)
 	}
+	if got := AccountSubject("zoom", "a.b c", "cc.>"); got != "zoom.a_b_c.cc.>" {
+		t.Errorf("AccountSubject = %q", got)
+	}
 	if got := ConnectionSubject("zoom"); got != "zoom.system.connection" {
 		t.Errorf("ConnectionSubject = %q", got)
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -134,7 +133,7 @@ type streamBody struct {
 // accountSubjects returns <prefix>.<account token>.cc.>: the account's
 // Contact Center events, where every rebuilt event goes.
 func accountSubjects(prefix, account string) string {
-	return strings.TrimSuffix(events.SystemSubject(prefix, account, "x"), ".system.x") + ".cc.>"
+	return events.AccountSubject(prefix, account, "cc.>")
 }
 
 // readReceived reads the account's Contact Center events stored since
