@@ -68,7 +68,7 @@ type EngagementTruth struct {
 	QueueID, QueueName         string // cc_queue_id
 	ConsumerID, ConsumerNumber string
 	ConsumerName               string
-	Agents                     []string // user ids on it now (answering agent, joined participants)
+	Agents                     []string // user ids on it now (answering agent or a completed transfer's target, joined participants)
 	AnsweredBy                 string   // the answering agent's user id
 	// State is the last stage reached: started, answered, hold, ended,
 	// wrap_up, wrapped (wrap-up ended).
@@ -240,7 +240,11 @@ func (t *truth) observe(account string, ev *event) TruthEvent {
 	case "contact_center.engagement_conference_participant_left":
 		leave(participant("leaving_participant"))
 	case "contact_center.engagement_transfer_completed":
+		// The engagement passes from the transferring agent to the
+		// one it went to.
 		e.Transferred = true
+		leave(te.UserID)
+		join(str(o, "transfer_to_user_id"))
 	case "contact_center.engagement_ended":
 		e.State, e.Ended = "ended", ev.EventTS
 		for _, id := range slices.Clone(e.Agents) {
