@@ -48,32 +48,44 @@ type Options struct {
 }
 
 // Start starts a server and shuts it down when the test ends.
+//
+// FreePort's port is free when it answers, not when the server binds it:
+// another test's socket may take it in between (the whole suite runs in
+// parallel under -race). A server that does not come up is tried again,
+// on a new port when the caller left the choice to Start.
 func Start(t testing.TB, o Options) *server.Server {
 	t.Helper()
-	if o.Port == 0 {
-		o.Port = FreePort(t)
-	}
+	pick := o.Port == 0
 	if o.StoreDir == "" {
 		o.StoreDir = t.TempDir()
 	}
-	so := &server.Options{
-		Host: "127.0.0.1", Port: o.Port, JetStream: !o.NoJetStream, StoreDir: o.StoreDir,
-		NoSigs: true, NoLog: true, MaxPayload: o.MaxPayload, MaxControlLine: o.MaxControlLine,
-	}
-	if o.Edit != nil {
-		o.Edit(so)
-	}
-	s, err := server.NewServer(so)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		if pick {
+			o.Port = FreePort(t)
+		}
+		so := &server.Options{
+			Host: "127.0.0.1", Port: o.Port, JetStream: !o.NoJetStream, StoreDir: o.StoreDir,
+			NoSigs: true, NoLog: true, MaxPayload: o.MaxPayload, MaxControlLine: o.MaxControlLine,
+		}
+		if o.Edit != nil {
+			o.Edit(so)
+		}
+		s, err := server.NewServer(so)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Start()
+		if s.ReadyForConnections(10 * time.Second) {
+			t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+			return s
+		}
 		s.Shutdown()
-		t.Fatalf("NATS server on port %d did not start", o.Port)
+		s.WaitForShutdown()
+		if attempt == attempts {
+			t.Fatalf("NATS server on port %d did not start (%d attempts)", o.Port, attempts)
+		}
 	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	return s
 }
 
 // A Cluster is n clustered JetStream servers on loopback.
